@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Each builds its own
+# virtual environment (.venv) and installs what it needs; reinstalls only when pyproject changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.base
+	$(BIN)/pip install -q -e ".[torch,dev]"
+	touch $@
+
+demo: $(VENV)/.base
+	$(BIN)/assay demo --out assay-demo
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check assay tests bench
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/core.py
+
+clean:
+	rm -rf $(VENV) assay-demo .pytest_cache

@@ -1,0 +1,50 @@
+"""`assay fit`: a table and a target in, a saved model folder out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from assay.cli.app import command
+from assay.cli.render import console, leaderboard_table
+from assay.errors import ConfigError, problem
+from assay.predictor import Predictor
+
+
+@command("fit")
+def fit(
+    data: str = typer.Argument(..., help="CSV/TSV/Parquet/Feather/JSON-lines file"),
+    target: str = typer.Option(..., "--target", "-t", help="the column to predict"),
+    budget: float = typer.Option(None, "--budget", "-b", help="wall-clock seconds for the whole fit (default 60)"),
+    trials: int = typer.Option(None, "--trials", "-n", help="a number of trials instead of a time budget"),
+    metric: str = typer.Option(
+        None,
+        "--metric",
+        "-m",
+        help="roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2 (default by task)",
+    ),
+    task: str = typer.Option(None, "--task", help="binary, multiclass or regression (default: detected)"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+    out: Path = typer.Option(Path("assay-model"), "--out", "-o", help="folder to save the model in"),
+    families: str = typer.Option(None, "--families", help="comma-separated model families to search"),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda"),
+):
+    """Search models for DATA's TARGET within the budget, ensemble the best, save the result."""
+    if budget is not None and trials is not None:
+        raise ConfigError(problem("both --budget and --trials given", where="options", fix="choose one of them"))
+    predictor = Predictor(
+        target,
+        budget,
+        trials=trials,
+        task=task,
+        metric=metric,
+        seed=seed,
+        families=families.split(",") if families else None,
+        device=device,
+    ).fit(data)
+    console.print(leaderboard_table(predictor.leaderboard()))
+    for note in predictor.info["notes"]:
+        console.print(f"[yellow]note[/]: {note}")
+    path = predictor.save(out)
+    console.print(f"model saved to [bold]{path}[/] (fit took {predictor.info['fit_seconds']:.1f} s)")

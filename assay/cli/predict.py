@@ -1,0 +1,65 @@
+"""`assay predict`, `assay evaluate`, `assay leaderboard`: using a saved model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from assay.cli.app import command
+from assay.cli.render import console, leaderboard_table, metrics_table
+from assay.errors import ConfigError, problem
+from assay.predictor import Predictor
+
+
+@command("predict")
+def predict(
+    model: Path = typer.Argument(..., help="model folder written by `assay fit`"),
+    data: str = typer.Argument(..., help="rows to predict (the target column, if present, is ignored)"),
+    output: Path = typer.Option(..., "--output", "-o", help="where to write predictions (.csv or .parquet)"),
+    proba: bool = typer.Option(False, "--proba", help="also write class probabilities"),
+):
+    """Predict DATA with MODEL and write one row per input row, in input order."""
+    predictor = Predictor.load(model)
+    result = predictor.predict(data).to_frame(f"predicted_{predictor.target}")
+    if proba and predictor.info["task"]["kind"] != "regression":
+        probs = predictor.predict_proba(data)
+        result = result.join(probs.add_prefix("proba_"))
+    write_table(result, output)
+    console.print(f"{len(result):,} predictions written to [bold]{output.resolve()}[/]")
+
+
+@command("evaluate")
+def evaluate(
+    model: Path = typer.Argument(..., help="model folder written by `assay fit`"),
+    data: str = typer.Argument(..., help="labelled rows, never used in training"),
+    as_json: bool = typer.Option(False, "--json", help="print the scores as JSON"),
+):
+    """Score MODEL on labelled DATA with every metric of its task."""
+    scores = Predictor.load(model).evaluate(data)
+    if as_json:
+        typer.echo(json.dumps(scores, indent=2))
+    else:
+        console.print(metrics_table(scores, f"evaluation on {data}"))
+
+
+@command("leaderboard")
+def leaderboard(
+    model: Path = typer.Argument(..., help="model folder written by `assay fit`"),
+    top: int = typer.Option(30, "--top", help="rows to show"),
+):
+    """Show every trial of MODEL's search, best first, with its ensemble weight."""
+    console.print(leaderboard_table(Predictor.load(model).leaderboard(), top=top))
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix in (".csv", ".tsv", ""):
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    else:
+        raise ConfigError(problem(f"cannot write {suffix} files", where=str(path), fix="use .csv or .parquet"))

@@ -1,0 +1,51 @@
+"""The AssayError tree: every mistake a user can make gets a message, not a traceback.
+
+    AssayError                      base; the CLI turns any of these into one line and exit code 2
+    ├── DataError                   the table itself is unusable
+    │   ├── DataSourceError         file missing, empty, unreadable or of an unknown format
+    │   └── TargetError             target column missing, all missing, a single class, non-numeric
+    ├── ConfigError                 an argument is out of range or unknown (budget, metric, task ...)
+    ├── SchemaError                 prediction data does not match what the model was trained on
+    └── ArtifactError               a saved model folder is incomplete, tampered or incompatible
+
+Every message says three things: the problem, where it is (column, argument, path), and the fix.
+Build them with :func:`problem` so they read the same everywhere.
+"""
+
+from __future__ import annotations
+
+
+class AssayError(Exception):
+    """Base of every error that is the user's to fix (exit code 2 on the CLI)."""
+
+    exit_code = 2
+
+
+class DataError(AssayError):
+    """The data handed to assay cannot be used as it is."""
+
+
+class DataSourceError(DataError):
+    """A file or source cannot be found or read."""
+
+
+class TargetError(DataError):
+    """The target column cannot be learned from."""
+
+
+class ConfigError(AssayError):
+    """An argument is out of range, unknown or inconsistent."""
+
+
+class SchemaError(AssayError):
+    """Data given for prediction does not match the model's input schema."""
+
+
+class ArtifactError(AssayError):
+    """A saved model cannot be loaded safely."""
+
+
+def problem(what: str, *, where: str | None = None, fix: str) -> str:
+    """Format a user-facing message: problem, location, fix."""
+    head = f"{what} ({where})" if where else what
+    return f"{head}. Fix: {fix}"

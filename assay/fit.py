@@ -1,0 +1,177 @@
+"""The whole fit on one page: one named stage per line.
+
+read -> target -> task and metric -> preprocess -> validation plan -> search -> ensemble
+
+The budget is a promise (whole fit within budget x 1.05 + 5 s): the clock starts before the
+data is read, and the search stops early enough to leave room for ensembling.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from assay.data.read import read_table
+from assay.ensemble import BaggedModel, EnsembleModel, ensemble_selection
+from assay.errors import ConfigError, TargetError, problem
+from assay.evaluate.metrics import Metric, get_metric
+from assay.models.registry import available_families
+from assay.preprocess.table import TablePreprocessor
+from assay.search.budget import Budget, Deadline
+from assay.search.engine import SearchOutcome, oof_matrix, run_search
+from assay.search.events import Callback, Events
+from assay.search.executors import TrialContext
+from assay.search.scheduler import Scheduler
+from assay.search.strategies import PortfolioStrategy, load_portfolio
+from assay.split import ValidationPlan, choose_validation, make_folds
+from assay.task import Task, detect_task
+
+
+@dataclass
+class FitSettings:
+    target: str
+    budget: Budget
+    task: str | None = None
+    metric: str | None = None
+    seed: int = 0
+    families: list[str] | None = None
+    device: str = "cpu"
+    n_threads: int | None = None
+    portfolio: str = "default"
+
+
+@dataclass
+class FitResult:
+    task: Task
+    metric: Metric
+    preprocessor: TablePreprocessor
+    plan: ValidationPlan
+    outcome: SearchOutcome
+    ensemble: EnsembleModel
+    ensemble_error: float
+    fingerprint: str
+    n_rows: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_table(data, settings: FitSettings, callbacks: list[Callback] = ()) -> FitResult:
+    started = time.monotonic()
+    budget = settings.budget
+    deadline = Deadline.after(None if budget.seconds is None else budget.seconds - _reserve(budget.seconds))
+    notes: list[str] = []
+    events = Events(callbacks)
+
+    frame = read_table(data)
+    X, y_raw = split_target(frame, settings.target, notes)
+    task = detect_task(y_raw, settings.task)
+    metric = get_metric(settings.metric, task)
+    y = task.encode(y_raw)
+
+    preprocessor = TablePreprocessor().fit(X)
+    Xp = preprocessor.transform(X)
+    notes += [f"column {c!r} dropped: {why}" for c, why in preprocessor.dropped_.items()]
+
+    plan = choose_validation(len(Xp), Xp.shape[1], task, budget)
+    folds = make_folds(y, task, plan, settings.seed)
+
+    families = available_families(settings.families)
+    if not families:
+        raise ConfigError(problem("no usable model family", where="families", fix="install the libraries they need"))
+    portfolio = PortfolioStrategy(load_portfolio(settings.portfolio), families, task, len(Xp), Xp.shape[1])
+    scheduler = Scheduler(portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed)
+    ctx = TrialContext(Xp, y, folds, task, metric, settings.n_threads, resolve_device(settings.device))
+    events.emit("on_search_start", total_seconds=budget.seconds, total_trials=budget.trials, plan=plan)
+    outcome = run_search(ctx, budget, deadline, scheduler, settings.seed, events)
+
+    ensemble, ensemble_error = build_ensemble(outcome, y, task, metric, budget, started)
+    events.emit("on_ensemble", weights=ensemble_weights(ensemble), score=metric.from_error(ensemble_error))
+
+    return FitResult(
+        task,
+        metric,
+        preprocessor,
+        plan,
+        outcome,
+        ensemble,
+        ensemble_error,
+        data_fingerprint(frame),
+        len(frame),
+        time.monotonic() - started,
+        notes,
+    )
+
+
+def split_target(frame: pd.DataFrame, target: str, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    if target not in frame.columns:
+        close = [c for c in frame.columns if c.lower() == str(target).lower()]
+        hint = f"did you mean {close[0]!r}?" if close else f"columns are: {list(frame.columns)[:20]}"
+        raise TargetError(
+            problem(f"target column {target!r} not found", where="data", fix=f"pass --target COL; {hint}")
+        )
+    y = frame[target]
+    missing = int(y.isna().sum())
+    if missing == len(y):
+        raise TargetError(
+            problem(
+                f"target column {target!r} is entirely missing",
+                where="data",
+                fix="choose a column that has values, or fill in the target",
+            )
+        )
+    if missing:
+        notes.append(f"{missing} row(s) with a missing target were left out of training")
+    keep = y.notna().to_numpy()
+    return frame.loc[keep].drop(columns=[target]).reset_index(drop=True), y[keep].reset_index(drop=True)
+
+
+def build_ensemble(outcome: SearchOutcome, y, task, metric, budget: Budget, started: float):
+    ids, preds = oof_matrix(outcome)
+    time_left = None if budget.seconds is None else budget.seconds * 1.03 - (time.monotonic() - started)
+    weights = ensemble_selection(preds, y, metric, task.n_classes, deadline=Deadline.after(time_left))
+    chosen = [(i, w) for i, w in zip(ids, weights, strict=True) if w > 0]
+    members = [BaggedModel(task, outcome.outputs[i].models, outcome.outputs[i].result.spec.name) for i, _ in chosen]
+    blend = sum(w * outcome.outputs[i].oof for i, w in chosen)
+    held = ~np.isnan(blend if blend.ndim == 1 else blend[:, 0])
+    error = metric.error(y[held], blend[held], task.n_classes)
+    return EnsembleModel(task, members, [w for _, w in chosen]), float(error)
+
+
+def ensemble_weights(ensemble: EnsembleModel) -> dict[str, float]:
+    return {m.name: w for m, w in zip(ensemble.members, ensemble.weights, strict=True)}
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """Identifies the training table: same rows and columns -> same fingerprint."""
+    import hashlib
+
+    h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def resolve_device(device: str) -> str:
+    """'auto' means CUDA when a GPU is visible, else CPU; CPU is the tested default."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(problem(f"unknown device {device!r}", where="device", fix="use auto, cpu or cuda"))
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        import shutil
+        import subprocess
+
+        smi = shutil.which("nvidia-smi")
+        ok = smi and subprocess.run([smi, "-L"], capture_output=True, timeout=10).returncode == 0
+        return "cuda" if ok else "cpu"
+
+
+def _reserve(seconds: float) -> float:
+    """Time kept back from the search for ensembling and wrap-up."""
+    return min(max(0.5, 0.03 * seconds), 10.0)

@@ -1,0 +1,236 @@
+"""Predictor: the one object a user needs. A thin shell over fit.py and the artifact store.
+
+Predictor(target="species", budget=60, seed=0).fit("penguins.csv")
+predictor.predict(new_rows); predictor.leaderboard(); predictor.save("model/")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from assay import __version__
+from assay.artifact.store import FAMILY_LIBRARIES, open_folder, save_folder
+from assay.data.read import read_table
+from assay.ensemble import EnsembleModel
+from assay.errors import ConfigError, TargetError, problem
+from assay.evaluate.metrics import evaluate_all, get_metric
+from assay.fit import FitSettings, fit_table
+from assay.preprocess.table import TablePreprocessor
+from assay.search.budget import Budget
+from assay.task import Task
+
+DEFAULT_BUDGET = 60.0
+
+
+class Predictor:
+    def __init__(
+        self,
+        target: str,
+        budget: float | None = None,
+        *,
+        trials: int | None = None,
+        task: str | None = None,
+        metric: str | None = None,
+        seed: int = 0,
+        families: list[str] | None = None,
+        device: str = "cpu",
+        n_threads: int | None = None,
+        verbose: bool = True,
+    ):
+        self.target = target
+        self.budget = budget
+        self.trials = trials
+        self.task = task
+        self.metric = metric
+        self.seed = seed
+        self.families = families
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # --- fitting -------------------------------------------------------------------------
+    def fit(self, data, callbacks=()) -> Predictor:
+        budget = Budget(DEFAULT_BUDGET if self.budget is None and self.trials is None else self.budget, self.trials)
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(
+                problem(f"seed must be a whole number >= 0, got {self.seed!r}", where="seed", fix="pass seed=0")
+            )
+        settings = FitSettings(
+            self.target, budget, self.task, self.metric, self.seed, self.families, self.device, self.n_threads
+        )
+        callbacks = list(callbacks)
+        if self.verbose:
+            from assay.search.progress import RichProgress
+
+            callbacks.append(RichProgress())
+        result = fit_table(data, settings, callbacks)
+        self._task, self._metric = result.task, result.metric
+        self._preprocessor, self._ensemble = result.preprocessor, result.ensemble
+        weights = {m.name: w for m, w in zip(result.ensemble.members, result.ensemble.weights, strict=True)}
+        self._info = {
+            "target": self.target,
+            "task": result.task.to_dict(),
+            "metric": result.metric.name,
+            "seed": self.seed,
+            "budget": {"seconds": budget.seconds, "trials": budget.trials},
+            "validation": result.plan.to_dict(),
+            "fit_seconds": round(result.seconds, 3),
+            "n_rows": result.n_rows,
+            "data_fingerprint": result.fingerprint,
+            "notes": result.notes,
+            "ensemble": {"weights": weights, "validation_score": result.metric.from_error(result.ensemble_error)},
+            "trials": [_trial_record(r, weights) for r in result.outcome.results],
+        }
+        return self
+
+    # --- predicting ----------------------------------------------------------------------
+    def predict(self, data) -> pd.Series:
+        raw, index = self._raw(data)
+        values = self._task.decode(np.argmax(raw, axis=1)) if self._task.is_classification else raw
+        return pd.Series(values, index=index, name=self.target)
+
+    def predict_proba(self, data) -> pd.DataFrame:
+        if not self._fitted()._task.is_classification:
+            raise ConfigError(
+                problem(
+                    "predict_proba needs a classification model, this one is regression",
+                    where="predict_proba",
+                    fix="use predict",
+                )
+            )
+        raw, index = self._raw(data)
+        return pd.DataFrame(raw, index=index, columns=list(self._task.classes))
+
+    def _raw(self, data) -> tuple[np.ndarray, pd.Index]:
+        self._fitted()
+        frame = read_table(data)
+        X = frame.drop(columns=[self.target], errors="ignore")
+        return self._ensemble.predict_raw(self._preprocessor.transform(X)), frame.index
+
+    def evaluate(self, data) -> dict[str, float]:
+        """Every metric for the task on labelled data, the model's own metric first."""
+        self._fitted()
+        frame = read_table(data)
+        if self.target not in frame.columns:
+            raise TargetError(
+                problem(
+                    f"evaluation data has no target column {self.target!r}",
+                    where="data",
+                    fix="evaluate on labelled rows (the target column present)",
+                )
+            )
+        frame = frame[frame[self.target].notna()]
+        y = self._task.encode(frame[self.target])
+        raw = self._ensemble.predict_raw(self._preprocessor.transform(frame.drop(columns=[self.target])))
+        scores = evaluate_all(self._task, y, raw)
+        return {self._metric.name: scores.pop(self._metric.name), **scores, "n_rows": float(len(frame))}
+
+    def leaderboard(self) -> pd.DataFrame:
+        self._fitted()
+        rows = [dict(r) for r in self._info["trials"]]
+        ens = self._info["ensemble"]
+        rows.insert(
+            0,
+            {
+                "model": "ensemble",
+                "family": "ensemble",
+                "origin": "selection",
+                "status": "ok",
+                "score": ens["validation_score"],
+                "weight": 1.0,
+                "params": json.dumps(ens["weights"]),
+            },
+        )
+        board = pd.DataFrame(rows).rename(columns={"score": f"val_{self._metric.name}"})
+        key = board[f"val_{self._metric.name}"].where(board["status"] != "failed")
+        order = (-key if self._metric.greater_is_better else key).argsort(kind="stable")
+        return board.iloc[order.to_numpy()].reset_index(drop=True)
+
+    @property
+    def info(self) -> dict:
+        return self._fitted()._info
+
+    # --- persistence ---------------------------------------------------------------------
+    def save(self, directory) -> Path:
+        self._fitted()
+        families = {m.member_family for m in self._ensemble.members}
+        needed = sorted({"assay", "numpy", "pandas"} | {lib for f in families for lib in FAMILY_LIBRARIES[f]})
+
+        def write(tmp: Path):
+            (tmp / "preprocessor.json").write_text(json.dumps(self._preprocessor.to_dict(), indent=2))
+            self._ensemble.save(tmp / "ensemble")
+
+        manifest = {
+            "assay_version": __version__,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **self._info,
+            "input_schema": {p.name: {"kind": p.kind, "dtype": p.dtype} for p in self._preprocessor.plans_},
+            "families_libraries": needed,
+        }
+        return save_folder(directory, write, manifest)
+
+    @classmethod
+    def load(cls, directory) -> Predictor:
+        manifest = open_folder(directory)
+        directory = Path(directory)
+        predictor = cls(
+            manifest["target"],
+            manifest["budget"]["seconds"],
+            trials=manifest["budget"]["trials"],
+            metric=manifest["metric"],
+            seed=manifest["seed"],
+            verbose=False,
+        )
+        predictor._task = Task.from_dict(manifest["task"])
+        predictor._metric = get_metric(manifest["metric"], predictor._task)
+        predictor._preprocessor = TablePreprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text()))
+        predictor._ensemble = EnsembleModel.load(directory / "ensemble", predictor._task)
+        predictor._info = {
+            k: manifest[k]
+            for k in (
+                "target",
+                "task",
+                "metric",
+                "seed",
+                "budget",
+                "validation",
+                "fit_seconds",
+                "n_rows",
+                "data_fingerprint",
+                "notes",
+                "ensemble",
+                "trials",
+            )
+        }
+        return predictor
+
+    def _fitted(self) -> Predictor:
+        if not hasattr(self, "_ensemble"):
+            raise ConfigError(
+                problem(
+                    "this Predictor has not been fitted",
+                    where="Predictor",
+                    fix="call .fit(data) first, or Predictor.load(folder)",
+                )
+            )
+        return self
+
+
+def _trial_record(result, weights: dict[str, float]) -> dict:
+    return {
+        "model": result.spec.name,
+        "family": result.spec.family,
+        "origin": result.spec.origin,
+        "status": result.status,
+        "score": result.score if np.isfinite(result.score) else None,
+        "weight": weights.get(result.spec.name, 0.0),
+        "fit_s": round(result.fit_seconds, 3),
+        "predict_s": round(result.predict_seconds, 3),
+        "params": json.dumps(result.spec.params, default=str),
+        "message": result.message,
+    }

@@ -1,0 +1,133 @@
+"""The first pipeline step: raw columns in, model-ready columns out, same for every family.
+
+It learns, from training rows only and without looking at the target, which columns are
+numbers and which are categories, the category vocabulary (rare values pooled), and which
+columns carry nothing (constant or empty). Its output keeps categoricals as a pandas
+`category` dtype with fixed categories, so every fold and every family sees identical codes;
+family-specific encodings (one-hot, scaling) happen inside each family on its own fold.
+
+Its state is plain JSON: the model's input schema is readable in the saved folder.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import SchemaError, problem
+
+OTHER = "__other__"  # pooled rare categories, and categories first seen at prediction time
+
+
+@dataclass
+class ColumnPlan:
+    name: str
+    kind: str  # "numeric" | "categorical"
+    dtype: str  # the dtype seen in training, for the schema
+    categories: list[str] = field(default_factory=list)
+
+
+class TablePreprocessor:
+    def __init__(self, max_categories: int = 256, min_category_count: int = 3):
+        self.max_categories = max_categories
+        self.min_category_count = min_category_count
+
+    def fit(self, X: pd.DataFrame) -> TablePreprocessor:
+        self.input_columns_ = list(X.columns)
+        self.plans_: list[ColumnPlan] = []
+        self.dropped_: dict[str, str] = {}
+        for name, col in X.items():
+            reason = _useless(col)
+            if reason:
+                self.dropped_[name] = reason
+            elif _is_numeric(col):
+                self.plans_.append(ColumnPlan(name, "numeric", str(col.dtype)))
+            else:
+                self.plans_.append(ColumnPlan(name, "categorical", str(col.dtype), self._vocabulary(col)))
+        return self
+
+    def _vocabulary(self, col: pd.Series) -> list[str]:
+        counts = _as_text(col).value_counts()
+        keep = counts[counts >= self.min_category_count].index[: self.max_categories - 1].tolist()
+        if len(keep) < len(counts):
+            keep.append(OTHER)
+        return keep
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        self.check_columns(X)
+        out = {}
+        for plan in self.plans_:
+            col = X[plan.name]
+            if plan.kind == "numeric":
+                values = pd.to_numeric(col, errors="coerce").astype(float)
+                out[plan.name] = values.replace([np.inf, -np.inf], np.nan).to_numpy()
+            else:
+                text = _as_text(col)
+                known = set(plan.categories)
+                if OTHER in known:
+                    text = text.where(text.isna() | text.isin(known), OTHER)
+                out[plan.name] = pd.Categorical(text, categories=plan.categories)
+        return pd.DataFrame(out, index=X.index)
+
+    def check_columns(self, X: pd.DataFrame) -> None:
+        """The input contract: every training column present; extra columns are ignored."""
+        missing = [c for c in self.input_columns_ if c not in X.columns and c not in self.dropped_]
+        if missing:
+            raise SchemaError(
+                problem(
+                    f"data lacks {len(missing)} column(s) the model was trained on: {missing[:20]}",
+                    where="prediction data",
+                    fix="supply every training column (values may be missing)",
+                )
+            )
+        extra = [c for c in X.columns if c not in self.input_columns_]
+        if extra:
+            warnings.warn(f"ignoring {len(extra)} column(s) the model was not trained on: {extra[:20]}", stacklevel=3)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [p.name for p in self.plans_]
+
+    def to_dict(self) -> dict:
+        return {
+            "max_categories": self.max_categories,
+            "min_category_count": self.min_category_count,
+            "input_columns": self.input_columns_,
+            "dropped": self.dropped_,
+            "columns": [asdict(p) for p in self.plans_],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TablePreprocessor:
+        pre = cls(d["max_categories"], d["min_category_count"])
+        pre.input_columns_ = d["input_columns"]
+        pre.dropped_ = d["dropped"]
+        pre.plans_ = [ColumnPlan(**p) for p in d["columns"]]
+        return pre
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """Category values as trimmed strings, missing kept missing, 1 and 1.0 spelled alike."""
+
+    def key(v):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    return col.map(key, na_action="ignore").astype(object).where(col.notna(), None)
+
+
+def _useless(col: pd.Series) -> str | None:
+    n_valid = int(col.notna().sum())
+    if n_valid == 0:
+        return "all values missing"
+    if col.nunique(dropna=True) <= 1 and n_valid == len(col):
+        return "constant"
+    return None

@@ -1,0 +1,96 @@
+"""Run a trial in this process: one model per fold, out-of-fold predictions, fold errors.
+
+Each fold gets an equal share of what is left of the trial's time, so a slow first fold
+cannot starve the last ones. The pruning decision is the scheduler's; this only asks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from assay.models.registry import get_family
+from assay.search.budget import Deadline
+from assay.search.trial import TrialResult, TrialSpec
+
+
+@dataclass
+class TrialContext:
+    X: pd.DataFrame
+    y: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    task: object
+    metric: object
+    n_threads: int | None = None
+    device: str = "cpu"
+
+
+@dataclass
+class TrialOutput:
+    result: TrialResult
+    oof: np.ndarray | None  # out-of-fold predictions (NaN rows were never held out)
+    models: list  # fitted fold models, in fold order
+
+
+class InlineExecutor:
+    def run(
+        self, spec: TrialSpec, ctx: TrialContext, deadline: Deadline, should_prune: Callable[[list[float]], bool]
+    ) -> TrialOutput:
+        family = get_family(spec.family)
+        shape = (len(ctx.y), ctx.task.n_classes) if ctx.task.is_classification else (len(ctx.y),)
+        oof = np.full(shape, np.nan)
+        models, fold_errors, iterations = [], [], []
+        fit_s = predict_s = 0.0
+        k = len(ctx.folds)
+        for i, (tr, va) in enumerate(ctx.folds):
+            fold_deadline = deadline.sooner(None if deadline.at is None else deadline.remaining() / (k - i))
+            model = family(
+                ctx.task,
+                spec.params,
+                seed=spec.seed,
+                metric=ctx.metric.name,
+                n_threads=ctx.n_threads,
+                device=ctx.device,
+            )
+            X_tr, X_va = ctx.X.iloc[tr], ctx.X.iloc[va]
+            model.fit(X_tr, ctx.y[tr], X_val=X_va, y_val=ctx.y[va], deadline=fold_deadline)
+            start = time.perf_counter()
+            oof[va] = model.predict_raw(X_va)
+            predict_s += time.perf_counter() - start
+            fit_s += model.fit_seconds_
+            models.append(model)
+            iterations.append(model.best_iteration_)
+            fold_errors.append(ctx.metric.error(ctx.y[va], oof[va], ctx.task.n_classes))
+            if i + 1 < k and should_prune(fold_errors):
+                return TrialOutput(
+                    TrialResult(
+                        spec,
+                        "pruned",
+                        float(np.mean(fold_errors)),
+                        ctx.metric.from_error(np.mean(fold_errors)),
+                        tuple(fold_errors),
+                        fit_s,
+                        predict_s,
+                        tuple(iterations),
+                        message=f"pruned after fold {i + 1} of {k}",
+                    ),
+                    None,
+                    [],
+                )
+        held = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+        error = ctx.metric.error(ctx.y[held], oof[held], ctx.task.n_classes)
+        result = TrialResult(
+            spec,
+            "ok",
+            float(error),
+            ctx.metric.from_error(error),
+            tuple(fold_errors),
+            fit_s,
+            predict_s,
+            tuple(iterations),
+        )
+        return TrialOutput(result, oof, models)

@@ -1,0 +1,122 @@
+"""Who runs next, for how long, and when to give up on a trial.
+
+- Order: the portfolio first; then Optuna TPE per family, the family chosen by its estimated
+  cost of improvement (how long its trials take, how stale it is, how far behind the leader).
+- Time: each trial gets a share of what is left, so no single trial can eat the budget; a
+  non-truncatable family only starts when its measured cost fits in the time left.
+- Pruning: after each fold, a trial whose running error is clearly worse than the best
+  trial's on the same folds stops (its fold models are discarded).
+
+With a trial-count budget nothing here reads the clock, so runs replay exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from assay.models.registry import get_family
+from assay.search.budget import Deadline
+from assay.search.strategies import PortfolioStrategy, TPEStrategy
+
+# Share of the remaining time one trial may take: portfolio trials are known-good and get more.
+_SHARE = {"portfolio": 0.4, "tpe": 0.25}
+# A trial is pruned when its regret exceeds the best trial's on the same folds by this factor.
+_PRUNE_FACTOR = {"portfolio": 2.0, "tpe": 1.3}
+
+
+class Scheduler:
+    def __init__(self, portfolio: PortfolioStrategy, families: list[str], task, n_rows, n_cols, seed, timed: bool):
+        self.portfolio = portfolio
+        self.timed = timed
+        self.tuners = {f: TPEStrategy(f, get_family(f).search_space(task, n_rows, n_cols), seed) for f in families}
+        self._seen: set[str] = set()
+
+    # --- proposing -----------------------------------------------------------------------
+    def propose(self, results, deadline: Deadline) -> tuple[str, dict, str, dict] | None:
+        """(family, params, origin, extra) for the next trial, or None when nothing fits."""
+        while len(self.portfolio):
+            family, params = self.portfolio.ask()
+            if self._fits(family, results, deadline):
+                return family, params, "portfolio", {}
+        family = self._pick_family(results, deadline)
+        if family is None:
+            return None
+        tuner = self.tuners[family]
+        params = tuner.ask()
+        return family, params, "tpe", {"tpe_number": tuner._last}
+
+    def tell(self, result) -> None:
+        tuner = self.tuners.get(result.spec.family)
+        if tuner is not None:
+            tuner.tell(result.spec.params, result)
+
+    def _pick_family(self, results, deadline) -> str | None:
+        ok = [r for r in results if r.ok]
+        if not ok:
+            return next((f for f in self.tuners if self._fits(f, results, deadline)), None)
+        by_family = defaultdict(list)
+        for r in results:
+            by_family[r.spec.family].append(r)
+        best_overall = min(r.error for r in ok)
+        worst_best = max(min((r.error for r in rs if r.ok), default=best_overall) for rs in by_family.values())
+        spread = max(worst_best - best_overall, 1e-12)
+        costs = {}
+        for family in self.tuners:
+            runs = by_family.get(family, [])
+            if not self._fits(family, results, deadline):
+                continue
+            if not any(r.ok for r in runs):
+                costs[family] = math.inf if runs else 0.0  # untried: try once; failing: never again
+                continue
+            best = min(r.error for r in runs if r.ok)
+            gap = (best - best_overall) / spread
+            stale = _trials_since_improvement(runs)
+            cost = float(np.mean([_cost(r) for r in runs])) if self.timed else 1.0
+            costs[family] = cost * (1 + stale) * (1 + 4 * gap)
+        finite = {f: c for f, c in costs.items() if math.isfinite(c)}
+        return min(finite, key=finite.get) if finite else None
+
+    def _fits(self, family: str, results, deadline: Deadline) -> bool:
+        if not self.timed:
+            return True
+        runs = [r for r in results if r.spec.family == family and r.status != "failed"]
+        remaining = deadline.remaining()
+        if not runs:
+            return remaining > 2.0
+        typical = float(np.median([_cost(r) for r in runs]))
+        needed = typical * (1.2 if not get_family(family).truncatable else 0.3)
+        return remaining > max(needed, 1.0)
+
+    # --- time ------------------------------------------------------------------------------
+    def allowance(self, origin: str, deadline: Deadline) -> float | None:
+        """Seconds this trial may use; None when time is not the budget."""
+        if not self.timed:
+            return None
+        return max(deadline.remaining() * _SHARE.get(origin, 0.25), 1.0)
+
+    # --- pruning ---------------------------------------------------------------------------
+    def should_prune(self, origin: str, fold_errors: list[float], results, metric) -> bool:
+        complete = [r for r in results if r.ok and len(r.fold_errors) > len(fold_errors)]
+        if not complete or len(fold_errors) == 0:
+            return False
+        n = len(fold_errors)
+        reference = min(float(np.mean(r.fold_errors[:n])) for r in complete)
+        mine = float(np.mean(fold_errors))
+        return metric.regret(mine) > _PRUNE_FACTOR.get(origin, 1.3) * metric.regret(reference) + 1e-12
+
+
+def _cost(result) -> float:
+    return result.fit_seconds + result.predict_seconds
+
+
+def _trials_since_improvement(runs) -> int:
+    best, since = math.inf, 0
+    for r in runs:
+        if r.ok and r.error < best:
+            best, since = r.error, 0
+        else:
+            since += 1
+    return since

@@ -1,0 +1,38 @@
+"""The two promises users of other AutoML tools miss most: the time limit holds, and the same
+seed and trial count give the same models and predictions."""
+
+import time
+
+import numpy as np
+
+from assay import Predictor
+from tests.conftest import make_frame
+
+
+def test_whole_fit_respects_the_budget():
+    frame = make_frame(6000, "multiclass", seed=3)
+    budget = 6
+    start = time.monotonic()
+    predictor = Predictor("y", budget, verbose=False).fit(frame)
+    elapsed = time.monotonic() - start
+    assert elapsed <= budget * 1.05 + 5, elapsed
+    assert predictor.info["fit_seconds"] <= budget * 1.05 + 5
+    assert len(predictor.leaderboard()) >= 2
+
+
+def test_same_seed_and_trials_give_identical_results():
+    frame = make_frame(300, "binary", seed=5)
+    runs = [Predictor("y", trials=7, seed=11, verbose=False).fit(frame) for _ in range(2)]
+    boards = [r.leaderboard().drop(columns=["fit_s", "predict_s"]) for r in runs]
+    assert boards[0].equals(boards[1])
+    p0, p1 = (r.predict_proba(frame).to_numpy() for r in runs)
+    assert np.array_equal(p0, p1)
+
+
+def test_regression_end_to_end_beats_the_mean():
+    frame = make_frame(400, "regression", seed=7)
+    train, test = frame.iloc[:300], frame.iloc[300:]
+    predictor = Predictor("y", trials=4, verbose=False).fit(train)
+    scores = predictor.evaluate(test)
+    assert list(scores)[0] == "rmse"
+    assert scores["rmse"] < test["y"].std() * 0.6

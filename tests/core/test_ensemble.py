@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+
+from assay.ensemble import BaggedModel, EnsembleModel, ensemble_selection
+from assay.evaluate.metrics import METRICS
+from assay.models.lightgbm import LightGBMModel
+from assay.task import Task
+
+
+def test_selection_blends_complementary_members():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    noise_a, noise_b = rng.normal(size=500), rng.normal(size=500)
+    a, b = y + noise_a, y + noise_b  # independent errors: the average beats either
+    bad = y + 5 * rng.normal(size=500)
+    weights = ensemble_selection([a, b, bad], y, METRICS["rmse"], 0)
+    assert weights.sum() == 1.0
+    assert weights[0] > 0 and weights[1] > 0 and weights[2] == 0
+    blend = weights[0] * a + weights[1] * b
+    assert METRICS["rmse"].score(y, blend) < min(METRICS["rmse"].score(y, a), METRICS["rmse"].score(y, b))
+
+
+def test_selection_is_deterministic_and_ignores_unheld_rows():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    p1 = np.column_stack([1 - y * 0.7, y * 0.7]) * 0.9 + 0.05
+    p2 = rng.dirichlet([1, 1], 300)
+    p1[:50] = np.nan  # rows a holdout never predicted
+    w1 = ensemble_selection([p1, p2], y, METRICS["log_loss"], 2)
+    w2 = ensemble_selection([p1, p2], y, METRICS["log_loss"], 2)
+    assert np.array_equal(w1, w2)
+    assert w1[0] == 1.0
+
+
+def test_ensemble_and_bag_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > 0).astype(int).to_numpy()
+    task = Task("binary", ("n", "y"))
+    folds = [LightGBMModel(task, {"n_estimators": 20}, seed=s).fit(X.iloc[s::2], y[s::2]) for s in (0, 1)]
+    bag = BaggedModel(task, folds, "lightgbm#0")
+    ensemble = EnsembleModel(task, [bag], [1.0])
+    ensemble.save(tmp_path / "ens")
+    again = EnsembleModel.load(tmp_path / "ens", task)
+    assert np.allclose(again.predict_raw(X), ensemble.predict_raw(X))
+    assert np.allclose(bag.predict_raw(X), np.mean([m.predict_raw(X) for m in folds], axis=0))

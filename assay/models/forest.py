@@ -16,6 +16,13 @@ from assay.models.sklearn_io import load_skops, save_skops
 from assay.search.space import Choice, Int
 
 _CHUNK = 16  # trees per warm-start step: small enough that a deadline is honoured promptly
+_MAX_BYTES = 150e6  # one fitted forest; k of them are kept per trial, so deep trees on big data are capped
+
+
+def max_trees(n_rows: int, min_samples_leaf: int, n_outputs: int) -> int:
+    """How many fully grown trees fit in the memory cap (about 2n/leaf nodes of ~64+8K bytes each)."""
+    tree_bytes = 2 * n_rows / max(min_samples_leaf, 1) * (64 + 8 * n_outputs)
+    return max(_CHUNK, int(_MAX_BYTES / tree_bytes))
 
 
 class _ForestModel(Model):
@@ -50,7 +57,8 @@ class _ForestModel(Model):
             **kwargs,
         )
         matrix = codes_matrix(X)
-        target = int(p.get("n_estimators", 300))
+        leaf = int(p.get("min_samples_leaf", 1))
+        target = min(int(p.get("n_estimators", 300)), max_trees(len(X), leaf, max(self.task.n_classes, 1)))
         while self.forest_.n_estimators < target:
             self.forest_.n_estimators = min(target, self.forest_.n_estimators + _CHUNK)
             self.forest_.fit(matrix, y)

@@ -12,6 +12,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import psutil
 
 from assay.errors import AssayError, problem
 from assay.search.budget import Budget, Deadline
@@ -21,6 +22,7 @@ from assay.search.scheduler import Scheduler
 from assay.search.trial import TrialResult, TrialSpec
 
 KEEP_MODELS = 12  # trials whose fold models are kept as ensemble candidates
+MEMORY_SOFT_LIMIT = 2.5 * 2**30  # above this resident size, keep only the very best candidates
 
 
 @dataclass
@@ -89,13 +91,17 @@ def run_search(
 
 
 def _forget_weak(outcome: SearchOutcome) -> None:
-    """Keep the strongest trials plus each family's best, which ensembles profit from."""
+    """Keep the strongest trials plus each family's best, which ensembles profit from;
+    under memory pressure, only the strongest few."""
     kept = sorted(outcome.outputs.values(), key=lambda o: o.result.error)
-    keep_ids = {o.result.spec.trial_id for o in kept[:KEEP_MODELS]}
-    best_per_family: dict[str, int] = {}
-    for o in kept:
-        best_per_family.setdefault(o.result.spec.family, o.result.spec.trial_id)
-    keep_ids |= set(best_per_family.values())
+    if psutil.Process().memory_info().rss > MEMORY_SOFT_LIMIT:
+        keep_ids = {o.result.spec.trial_id for o in kept[:3]}
+    else:
+        keep_ids = {o.result.spec.trial_id for o in kept[:KEEP_MODELS]}
+        best_per_family: dict[str, int] = {}
+        for o in kept:
+            best_per_family.setdefault(o.result.spec.family, o.result.spec.trial_id)
+        keep_ids |= set(best_per_family.values())
     for trial_id in [t for t in outcome.outputs if t not in keep_ids]:
         del outcome.outputs[trial_id]
 

@@ -82,7 +82,7 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = ()) -> Fi
     if not families:
         raise ConfigError(problem("no usable model family", where="families", fix="install the libraries they need"))
     portfolio = PortfolioStrategy(load_portfolio(settings.portfolio), families, task, len(Xp), Xp.shape[1])
-    scheduler = Scheduler(portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed)
+    scheduler = Scheduler(portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed, len(folds))
     ctx = TrialContext(Xp, y, folds, task, metric, settings.n_threads, resolve_device(settings.device))
     events.emit("on_search_start", total_seconds=budget.seconds, total_trials=budget.trials, plan=plan)
     outcome = run_search(ctx, budget, deadline, scheduler, settings.seed, events)

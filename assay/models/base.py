@@ -63,6 +63,12 @@ class Model:
     def search_space(cls, task: Task, n_rows: int, n_cols: int) -> Space:
         raise NotImplementedError
 
+    @classmethod
+    def estimate_seconds(cls, n_train: int, n_predict: int, n_cols: int, n_classes: int) -> float:
+        """A deliberately pessimistic guess at one fit + predict, before anything was measured.
+        Only non-truncatable families need it: the search will not start one that cannot finish."""
+        return 0.0
+
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, X_val=None, y_val=None, deadline: Deadline | None = None):
         deadline = deadline or Deadline.never()
         start = time.perf_counter()

@@ -27,6 +27,12 @@ class KNNModel(Model):
             "p": Choice((1, 2), 2),
         }
 
+    @classmethod
+    def estimate_seconds(cls, n_train, n_predict, n_cols, n_classes):
+        # brute-force distances dominate: n_predict x n_train x width, at ~2 GFLOP/s on one core
+        width = 3 * n_cols  # one-hot and missing flags widen the table
+        return 0.05 + n_predict * n_train * width / 2e9
+
     def _fit(self, X, y, X_val, y_val, deadline):
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
         from sklearn.pipeline import Pipeline

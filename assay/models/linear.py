@@ -27,6 +27,11 @@ class LinearModel(Model):
             "scaling": Choice(("standard", "quantile"), "standard"),
         }
 
+    @classmethod
+    def estimate_seconds(cls, n_train, n_predict, n_cols, n_classes):
+        # L-BFGS: a few hundred passes over the encoded rows, one coefficient set per class
+        return 0.05 + 300 * n_train * 3 * n_cols * max(n_classes, 1) / 1e9
+
     def _fit(self, X, y, X_val, y_val, deadline):
         from sklearn.linear_model import LogisticRegression, Ridge
         from sklearn.pipeline import Pipeline

@@ -28,9 +28,11 @@ _PRUNE_FACTOR = {"portfolio": 2.0, "tpe": 1.3}
 
 
 class Scheduler:
-    def __init__(self, portfolio: PortfolioStrategy, families: list[str], task, n_rows, n_cols, seed, timed: bool):
+    def __init__(self, portfolio: PortfolioStrategy, families: list[str], task, n_rows, n_cols, seed, timed: bool,
+                 n_folds: int = 1):
         self.portfolio = portfolio
         self.timed = timed
+        self.shape = (n_rows, n_cols, task.n_classes, n_folds)
         self.tuners = {f: TPEStrategy(f, get_family(f).search_space(task, n_rows, n_cols), seed) for f in families}
         self._seen: set[str] = set()
 
@@ -84,10 +86,16 @@ class Scheduler:
             return True
         runs = [r for r in results if r.spec.family == family and r.status != "failed"]
         remaining = deadline.remaining()
+        model = get_family(family)
+        if not runs and not model.truncatable:
+            n_rows, n_cols, n_classes, k = self.shape
+            n_val = n_rows // k if k > 1 else n_rows // 5
+            guess = k * model.estimate_seconds(n_rows - n_val, n_val, n_cols, n_classes)
+            return guess < remaining * _SHARE["portfolio"]
         if not runs:
             return remaining > 2.0
         typical = float(np.median([_cost(r) for r in runs]))
-        needed = typical * (1.2 if not get_family(family).truncatable else 0.3)
+        needed = typical * (1.2 if not model.truncatable else 0.3)
         return remaining > max(needed, 1.0)
 
     # --- time ------------------------------------------------------------------------------

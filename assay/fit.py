@@ -16,6 +16,7 @@ import pandas as pd
 
 from assay.data.read import read_table
 from assay.ensemble import BaggedModel, EnsembleModel, ensemble_selection
+from assay.ensemble.calibrate import apply_temperature, fit_temperature
 from assay.errors import ConfigError, TargetError, problem
 from assay.evaluate.metrics import Metric, get_metric
 from assay.models.registry import available_families
@@ -136,8 +137,14 @@ def build_ensemble(outcome: SearchOutcome, y, task, metric, budget: Budget, star
     members = [BaggedModel(task, outcome.outputs[i].models, outcome.outputs[i].result.spec.name) for i, _ in chosen]
     blend = sum(w * outcome.outputs[i].oof for i, w in chosen)
     held = ~np.isnan(blend if blend.ndim == 1 else blend[:, 0])
-    error = metric.error(y[held], blend[held], task.n_classes)
-    return EnsembleModel(task, members, [w for _, w in chosen]), float(error)
+    temperature = 1.0
+    if metric.name == "log_loss":
+        temperature = fit_temperature(blend[held], y[held])
+        blend = apply_temperature(blend[held], temperature)
+    else:
+        blend = blend[held]
+    error = metric.error(y[held], blend, task.n_classes)
+    return EnsembleModel(task, members, [w for _, w in chosen], temperature), float(error)
 
 
 def ensemble_weights(ensemble: EnsembleModel) -> dict[str, float]:

@@ -83,7 +83,11 @@ class Predictor:
             "n_rows": result.n_rows,
             "data_fingerprint": result.fingerprint,
             "notes": result.notes,
-            "ensemble": {"weights": weights, "validation_score": result.metric.from_error(result.ensemble_error)},
+            "ensemble": {
+                "weights": weights,
+                "temperature": result.ensemble.temperature,
+                "validation_score": result.metric.from_error(result.ensemble_error),
+            },
             "trials": [_trial_record(r, weights) for r in result.outcome.results],
         }
         return self

@@ -1,44 +1,99 @@
-"""Turn whatever the user handed over (a path or a DataFrame) into a pandas DataFrame.
+"""Turn whatever the user handed over into a pandas DataFrame: the one place that knows sources.
 
-The one place that knows file formats: every other stage receives a DataFrame. Errors name
-the file and say what to do, because "ParserError: line 17" helps nobody.
+Accepted: a path (CSV/TSV with any delimiter and encoding, gzip/bz2/xz/zip compressed; Parquet;
+Arrow/Feather; Excel .xlsx; JSON lines and JSON records), a pandas, polars or Arrow table, a
+SQLAlchemy URL with ``query=``, or ``query=`` alone for in-process DuckDB (which reads local files
+with ``read_csv_auto('x.csv')`` / ``read_parquet('x.parquet')``). Every other stage receives a
+DataFrame. Errors name the source and say what to do, because "ParserError: line 17" helps nobody;
+:func:`read_with_report` also says how the table was read (encoding guesses, rejected rows ...).
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
+import lzma
+import re
+import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from assay.data import sources
+from assay.data.sources import EXTRA_NA_VALUES, ReadReport, Source, check_unique
 from assay.errors import DataSourceError, problem
 
-# Spellings of "missing" that pandas does not already know.
-EXTRA_NA_VALUES = ["?"]
+__all__ = ["EXTRA_NA_VALUES", "ReadReport", "read_table", "read_with_report"]
 
-_TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".data"}
+_FORMATS = {
+    **dict.fromkeys(("", ".csv", ".txt", ".data", ".dat"), "csv"),
+    **dict.fromkeys((".tsv", ".tab"), "tsv"),
+    **dict.fromkeys((".parquet", ".pq"), "parquet"),
+    **dict.fromkeys((".feather", ".arrow", ".ipc"), "feather"),
+    **dict.fromkeys((".xlsx", ".xlsm"), "excel"),
+    **dict.fromkeys((".jsonl", ".ndjson"), "jsonl"),
+    ".json": "json",
+}
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PK\x03\x04", "zip"),
+    (b"PAR1", "parquet"),
+    (b"ARROW1", "feather"),
+)
+_DATABASES = {".db": "sqlite", ".sqlite": "sqlite", ".sqlite3": "sqlite", ".duckdb": "duckdb", ".ddb": "duckdb"}
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_FORMATS_FIX = "use .csv, .tsv, .parquet, .feather, .xlsx, .jsonl or .json (optionally .gz/.bz2/.xz/.zip compressed)"
 
 
-def read_table(data) -> pd.DataFrame:
-    """A DataFrame from a DataFrame (copied, so the caller's frame is never changed) or a path."""
-    if isinstance(data, pd.DataFrame):
-        frame = data.copy()
+def read_table(data=None, *, encoding=None, delimiter=None, sheet=None, query=None, rejects_path=None) -> pd.DataFrame:
+    """A DataFrame from a path, a DataFrame (copied: the caller's frame is never changed) or a query."""
+    return read_with_report(
+        data, encoding=encoding, delimiter=delimiter, sheet=sheet, query=query, rejects_path=rejects_path
+    )[0]
+
+
+def read_with_report(
+    data=None, *, encoding=None, delimiter=None, sheet=None, query=None, rejects_path=None
+) -> tuple[pd.DataFrame, ReadReport]:
+    """Like :func:`read_table`, with a :class:`ReadReport` of how the table was read."""
+    report = ReadReport(source=_describe(data))
+    if query is not None:
+        frame = _read_query(data, query, report)
+    elif isinstance(data, pd.DataFrame):
+        frame, report.format, report.engine = data.copy(), "dataframe", "pandas"
+    elif type(data).__module__.split(".")[0] == "polars":
+        frame, report.format, report.engine = _from_polars(data), "dataframe", "polars"
+    elif isinstance(data, pa.Table):
+        frame, report.format, report.engine = sources.arrow_to_pandas(data), "arrow table", "pyarrow"
     elif isinstance(data, (str, Path)):
-        frame = _read_path(Path(data))
+        if isinstance(data, str) and _URL.match(data) and not Path(data).exists():
+            raise DataSourceError(
+                problem(
+                    "a URL was given without query=",
+                    where=data.split("@")[-1],
+                    fix="for a database pass query='SELECT ...'; for a web address download the file first",
+                )
+            )
+        frame = _read_path(Path(data), report, encoding, delimiter, sheet, rejects_path)
     else:
         raise DataSourceError(
             problem(
                 f"cannot read data of type {type(data).__name__}",
                 where="data",
-                fix="pass a file path (CSV, TSV, Parquet, Feather, JSON lines) or a pandas DataFrame",
+                fix="pass a file path (CSV, TSV, Parquet, Feather, Excel, JSON lines), a pandas or polars DataFrame, "
+                "or a database URL with query=",
             )
         )
-    frame.columns = [str(c).strip() for c in frame.columns]
+    return _finish(frame, report, data), report
+
+
+def _finish(frame: pd.DataFrame, report: ReadReport, data) -> pd.DataFrame:
+    names = [str(c).strip() for c in frame.columns]
+    where = report.source
+    check_unique(names, where)
+    frame.columns = names
     if frame.shape[1] == 0 or frame.shape[0] == 0:
-        where = str(data) if not isinstance(data, pd.DataFrame) else "DataFrame"
         raise DataSourceError(
             problem(
                 "the table has no rows" if frame.shape[1] else "the table has no columns",
@@ -46,93 +101,131 @@ def read_table(data) -> pd.DataFrame:
                 fix="supply a table with a header line and at least one row of data",
             )
         )
+    report.n_rows, report.n_cols = frame.shape
     return frame
 
 
-def _read_path(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise DataSourceError(
-            problem("file not found", where=str(path), fix="check the path and the working directory")
-        )
-    if path.is_dir():
-        raise DataSourceError(
-            problem("expected a file, got a folder", where=str(path), fix="name the data file itself")
-        )
-    if path.stat().st_size == 0:
-        raise DataSourceError(problem("the file is empty", where=str(path), fix="supply a file with a header and rows"))
-    suffixes = [s.lower() for s in path.suffixes]
-    compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
-    kind = suffixes[-2] if compression and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+def _describe(data) -> str:
+    if isinstance(data, (str, Path)):
+        return str(data).split("@")[-1] if isinstance(data, str) and _URL.match(data) else str(data)
+    return "DataFrame" if data is not None else "query"
+
+
+def _from_polars(data) -> pd.DataFrame:
+    if hasattr(data, "collect") and not hasattr(data, "to_pandas"):
+        data = data.collect()  # a LazyFrame
     try:
-        if kind == ".parquet":
-            return pd.read_parquet(path)
-        if kind in (".feather", ".arrow"):
-            return pd.read_feather(path)
-        if kind in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, compression=compression)
-        if kind in _TEXT_SUFFIXES or kind == "":
-            return _read_delimited(path, compression)
-    except DataSourceError:
-        raise
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+        return data.to_pandas()
+    except Exception as exc:  # noqa: BLE001 - polars raises its own error tree
         raise DataSourceError(
-            problem(
-                f"could not parse the file: {exc}".rstrip("."),
-                where=str(path),
-                fix="check that it is a well-formed table in the format its extension claims",
-            )
+            problem(f"could not convert the polars frame: {exc}", where="data", fix="pass frame.to_pandas() yourself")
         ) from None
+
+
+def _read_query(data, query: str, report: ReadReport) -> pd.DataFrame:
+    if data is None or (isinstance(data, str) and data.lower() == "duckdb"):
+        return sources.read_duckdb(query, report)
+    if isinstance(data, (str, Path)):
+        text, path = str(data), Path(data)
+        if _URL.match(text) and not path.exists():
+            return sources.read_sql(text, query, report)
+        engine = _DATABASES.get(path.suffix.lower())
+        if engine and not path.is_file():
+            raise DataSourceError(problem("database file not found", where=text, fix="check the path"))
+        if engine == "duckdb":
+            return sources.read_duckdb(query, report, database=path)
+        if engine == "sqlite":
+            return sources.read_sql(f"sqlite:///{path}", query, report)
     raise DataSourceError(
         problem(
-            f"unknown file format {''.join(suffixes) or '(no extension)'}",
-            where=str(path),
-            fix="use .csv, .tsv, .parquet, .feather or .jsonl (optionally .gz/.bz2/.xz/.zip compressed)",
+            "query= needs a database",
+            where="query",
+            fix="pass a SQLAlchemy URL (sqlite:///file.db, postgresql://...), a .db/.sqlite/.duckdb file, "
+            "or data='duckdb' (or nothing) to query local files with DuckDB",
         )
     )
 
 
-def _read_delimited(path: Path, compression: str | None) -> pd.DataFrame:
-    head = _head_text(path, compression)
-    lines = head.splitlines()
-    skip = 0
-    while skip < len(lines) and lines[skip].lstrip().startswith("#"):
-        skip += 1  # comment lines before the header (common in exported archives)
-    body = "\n".join(lines[skip : skip + 50])
-    if not body.strip():
-        raise DataSourceError(problem("the file has no header line", where=str(path), fix="supply a header and rows"))
-    sep = "\t" if path.name.lower().split(".")[1:2] == ["tsv"] else _sniff_delimiter(body)
-    return pd.read_csv(
-        path,
-        sep=sep,
-        skiprows=skip,
-        compression=compression,
-        na_values=EXTRA_NA_VALUES,
-        skipinitialspace=True,
-        low_memory=False,
-    )
-
-
-def _head_text(path: Path, compression: str | None, n_bytes: int = 65536) -> str:
-    opener = {"gzip": gzip.open}.get(compression or "", open)
-    if compression not in (None, "gzip"):
-        return (
-            pd.read_csv(path, compression=compression, nrows=50, header=None, sep="\x1f").iloc[:, 0].str.cat(sep="\n")
-        )
-    with opener(path, "rb") as fh:
-        raw = fh.read(n_bytes)
-    if b"\x00" in raw[:4096]:
+def _read_path(path: Path, report: ReadReport, encoding, delimiter, sheet, rejects_path) -> pd.DataFrame:
+    where = str(path)
+    if not path.exists():
+        raise DataSourceError(problem("file not found", where=where, fix="check the path and the working directory"))
+    if path.is_dir():
+        raise DataSourceError(problem("expected a file, got a folder", where=where, fix="name the data file itself"))
+    if path.stat().st_size == 0:
+        raise DataSourceError(problem("the file is empty", where=where, fix="supply a file with a header and rows"))
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
+    kind = suffixes[-2] if compression and len(suffixes) > 1 else ("" if compression else path.suffix.lower())
+    if kind in _DATABASES:
+        raise DataSourceError(problem("a database file needs query=", where=where, fix="pass query='SELECT ...'"))
+    if kind == ".xls":
+        raise DataSourceError(problem("old Excel .xls files are not read", where=where, fix="save it as .xlsx or CSV"))
+    fmt = _FORMATS.get(kind)
+    if fmt is None:
         raise DataSourceError(
-            problem(
-                "the file looks binary, not text",
-                where=str(path),
-                fix="export the table as CSV, or pass a Parquet/Feather file by its extension",
-            )
+            problem(f"unknown file format {''.join(suffixes) or '(no extension)'}", where=where, fix=_FORMATS_FIX)
         )
-    return io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="replace").read()
-
-
-def _sniff_delimiter(sample: str) -> str:
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
-    except csv.Error:
-        return ","
+        fmt, compression = _sniff_magic(path, fmt, compression, report)
+        if compression and fmt in ("parquet", "feather", "excel"):
+            raise DataSourceError(
+                problem(f"a compressed {fmt} file cannot be read", where=where, fix="decompress it first")
+            )
+        report.format = fmt + (f" ({compression})" if compression else "")
+        src = Source(path, compression)
+        if fmt in ("csv", "tsv"):
+            return sources.read_delimited(
+                src, report, encoding=encoding, delimiter=delimiter, tab=fmt == "tsv", rejects_path=rejects_path
+            )
+        if fmt == "parquet":
+            return sources.read_parquet(src, report)
+        if fmt == "feather":
+            return sources.read_feather(src, report)
+        if fmt == "excel":
+            return sources.read_excel(src, report, sheet)
+        return sources.read_json(src, report, lines=fmt == "jsonl")
+    except DataSourceError:
+        raise
+    except (ValueError, UnicodeError, pd.errors.ParserError, OSError, EOFError, pa.ArrowException) as exc:
+        _could_not_parse(exc, where)
+    except (zipfile.BadZipFile, lzma.LZMAError, KeyError) as exc:
+        _could_not_parse(exc, where)
+
+
+def _could_not_parse(exc: BaseException, where: str):
+    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300].rstrip(".")
+    raise DataSourceError(
+        problem(
+            f"could not parse the file: {message}",
+            where=where,
+            fix="check that it is a well-formed table in the format its extension claims",
+        )
+    ) from None
+
+
+def _sniff_magic(path: Path, fmt: str, compression: str | None, report: ReadReport) -> tuple[str, str | None]:
+    """A text-named file whose first bytes say gzip, zip, Parquet ...: read it as what it is, and say so."""
+    if compression or fmt not in ("csv", "tsv", "json", "jsonl"):
+        return fmt, compression
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    real = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if head.startswith(b"BZh") and head[3:4].isdigit():
+        real = "bz2"
+    if real is None:
+        return fmt, compression
+    if real == "zip" and _is_workbook(path):
+        real = "excel"
+    report.notes.append(f"the file's content is {real} although its name says {path.suffix or 'nothing'}")
+    if real in ("parquet", "feather", "excel"):
+        return real, None
+    return fmt, real
+
+
+def _is_workbook(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(name.startswith("xl/") for name in zf.namelist())
+    except zipfile.BadZipFile:
+        return False

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from assay.ensemble.bagging import BaggedModel
+from assay.ensemble.calibrate import apply_temperature
 from assay.models.base import Model
 from assay.search.budget import Deadline
 
@@ -47,27 +48,30 @@ def ensemble_selection(
 class EnsembleModel(Model):
     family = "ensemble"
 
-    def __init__(self, task, members: list[BaggedModel], weights: list[float]):
+    def __init__(self, task, members: list[BaggedModel], weights: list[float], temperature: float = 1.0):
         super().__init__(task)
         self.members = members
         self.weights = [float(w) for w in weights]
+        self.temperature = float(temperature)
 
     def predict_raw(self, X) -> np.ndarray:
-        return sum(w * m.predict_raw(X) for w, m in zip(self.weights, self.members, strict=True))
+        blend = sum(w * m.predict_raw(X) for w, m in zip(self.weights, self.members, strict=True))
+        return apply_temperature(blend, self.temperature) if self.task.is_classification else blend
 
     def save(self, directory) -> None:
         directory = Path(directory)
         for m in self.members:
             m.save(directory / m.name.replace("#", "_"))
-        meta = [
+        members = [
             {"name": m.name, "path": m.name.replace("#", "_"), "weight": w}
             for m, w in zip(self.members, self.weights, strict=True)
         ]
+        meta = {"members": members, "temperature": self.temperature}
         (directory / "ensemble.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, directory, task=None) -> EnsembleModel:
         directory = Path(directory)
         meta = json.loads((directory / "ensemble.json").read_text())
-        members = [BaggedModel.load(directory / m["path"], task) for m in meta]
-        return cls(task or members[0].task, members, [m["weight"] for m in meta])
+        members = [BaggedModel.load(directory / m["path"], task) for m in meta["members"]]
+        return cls(task or members[0].task, members, [m["weight"] for m in meta["members"]], meta["temperature"])

@@ -44,3 +44,19 @@ def test_ensemble_and_bag_round_trip(tmp_path):
     again = EnsembleModel.load(tmp_path / "ens", task)
     assert np.allclose(again.predict_raw(X), ensemble.predict_raw(X))
     assert np.allclose(bag.predict_raw(X), np.mean([m.predict_raw(X) for m in folds], axis=0))
+
+
+def test_temperature_sharpens_cautious_probabilities_and_keeps_ranking():
+    from assay.ensemble.calibrate import apply_temperature, fit_temperature
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 2000)
+    sharp = np.full((2000, 3), 0.02)
+    sharp[np.arange(2000), y] = 0.96
+    cautious = 0.5 * sharp + 0.5 / 3  # an average diluted towards uniform
+    t = fit_temperature(cautious, y)
+    assert t < 1.0
+    calibrated = apply_temperature(cautious, t)
+    assert METRICS["log_loss"].score(y, calibrated) < METRICS["log_loss"].score(y, cautious)
+    assert np.array_equal(calibrated.argmax(axis=1), cautious.argmax(axis=1))
+    assert fit_temperature(sharp, y) <= 1.0

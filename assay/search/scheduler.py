@@ -12,8 +12,10 @@ With a trial-count budget nothing here reads the clock, so runs replay exactly.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from assay.search.strategies import PortfolioStrategy, TPEStrategy
 _SHARE = {"portfolio": 0.4, "tpe": 0.25}
 # A trial is pruned when its regret exceeds the best trial's on the same folds by this factor.
 _PRUNE_FACTOR = {"portfolio": 2.0, "tpe": 1.3}
+_MAX_REPEATS = 10  # proposals of already-measured configurations before a family counts as exhausted
 
 
 class Scheduler:
@@ -34,7 +37,7 @@ class Scheduler:
         self.timed = timed
         self.shape = (n_rows, n_cols, task.n_classes, n_folds)
         self.tuners = {f: TPEStrategy(f, get_family(f).search_space(task, n_rows, n_cols), seed) for f in families}
-        self._seen: set[str] = set()
+        self._done: dict[str, object] = {}  # (family, params) -> first result, so nothing is fitted twice
 
     # --- proposing -----------------------------------------------------------------------
     def propose(self, results, deadline: Deadline) -> tuple[str, dict, str, dict] | None:
@@ -43,14 +46,19 @@ class Scheduler:
             family, params = self.portfolio.ask()
             if self._fits(family, results, deadline):
                 return family, params, "portfolio", {}
-        family = self._pick_family(results, deadline)
-        if family is None:
-            return None
-        tuner = self.tuners[family]
-        params = tuner.ask()
-        return family, params, "tpe", {"tpe_number": tuner._last}
+        while (family := self._pick_family(results, deadline)) is not None:
+            tuner = self.tuners[family]
+            for _ in range(_MAX_REPEATS):
+                params = tuner.ask()
+                earlier = self._done.get(_key(family, params))
+                if earlier is None:
+                    return family, params, "tpe", {"tpe_number": tuner._last}
+                tuner.tell(params, replace(earlier, extra={"tpe_number": tuner._last}))  # known: no refit
+            del self.tuners[family]  # its space is exhausted: TPE keeps proposing what was measured
+        return None
 
     def tell(self, result) -> None:
+        self._done.setdefault(_key(result.spec.family, result.spec.params), result)
         tuner = self.tuners.get(result.spec.family)
         if tuner is not None:
             tuner.tell(result.spec.params, result)
@@ -114,6 +122,10 @@ class Scheduler:
         reference = min(float(np.mean(r.fold_errors[:n])) for r in complete)
         mine = float(np.mean(fold_errors))
         return metric.regret(mine) > _PRUNE_FACTOR.get(origin, 1.3) * metric.regret(reference) + 1e-12
+
+
+def _key(family: str, params: dict) -> str:
+    return json.dumps([family, params], sort_keys=True, default=str)
 
 
 def _cost(result) -> float:

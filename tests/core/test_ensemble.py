@@ -51,12 +51,21 @@ def test_temperature_sharpens_cautious_probabilities_and_keeps_ranking():
 
     rng = np.random.default_rng(3)
     y = rng.integers(0, 3, 2000)
+    guess = np.where(rng.random(2000) < 0.9, y, (y + 1) % 3)  # 10% mistakes: evidence enough
     sharp = np.full((2000, 3), 0.02)
-    sharp[np.arange(2000), y] = 0.96
-    cautious = 0.5 * sharp + 0.5 / 3  # an average diluted towards uniform
+    sharp[np.arange(2000), guess] = 0.96
+    cautious = 0.3 * sharp + 0.7 / 3  # an average diluted towards uniform
     t = fit_temperature(cautious, y)
     assert t < 1.0
     calibrated = apply_temperature(cautious, t)
     assert METRICS["log_loss"].score(y, calibrated) < METRICS["log_loss"].score(y, cautious)
     assert np.array_equal(calibrated.argmax(axis=1), cautious.argmax(axis=1))
-    assert fit_temperature(sharp, y) <= 1.0
+
+
+def test_temperature_never_sharpens_without_mistakes_to_learn_from():
+    from assay.ensemble.calibrate import fit_temperature
+
+    y = np.arange(300) % 3
+    cautious = np.full((300, 3), 0.2)
+    cautious[np.arange(300), y] = 0.6
+    assert fit_temperature(cautious, y) == 1.0

@@ -42,7 +42,8 @@ class InlineExecutor:
     ) -> TrialOutput:
         family = get_family(spec.family)
         shape = (len(ctx.y), ctx.task.n_classes) if ctx.task.is_classification else (len(ctx.y),)
-        oof = np.full(shape, np.nan)
+        oof = np.zeros(shape)
+        held_count = np.zeros(len(ctx.y))
         models, fold_errors, iterations = [], [], []
         fit_s = predict_s = 0.0
         k = len(ctx.folds)
@@ -59,12 +60,14 @@ class InlineExecutor:
             X_tr, X_va = ctx.X.iloc[tr], ctx.X.iloc[va]
             model.fit(X_tr, ctx.y[tr], X_val=X_va, y_val=ctx.y[va], deadline=fold_deadline)
             start = time.perf_counter()
-            oof[va] = model.predict_raw(X_va)
+            fold_pred = model.predict_raw(X_va)
             predict_s += time.perf_counter() - start
+            oof[va] += fold_pred
+            held_count[va] += 1
             fit_s += model.fit_seconds_
             models.append(model)
             iterations.append(model.best_iteration_)
-            fold_errors.append(ctx.metric.error(ctx.y[va], oof[va], ctx.task.n_classes))
+            fold_errors.append(ctx.metric.error(ctx.y[va], fold_pred, ctx.task.n_classes))
             if i + 1 < k and should_prune(fold_errors):
                 return TrialOutput(
                     TrialResult(
@@ -81,7 +84,8 @@ class InlineExecutor:
                     None,
                     [],
                 )
-        held = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+        held = held_count > 0
+        oof = oof / np.where(held, held_count, np.nan).reshape(-1, *([1] * (oof.ndim - 1)))  # NaN: never held out
         error = ctx.metric.error(ctx.y[held], oof[held], ctx.task.n_classes)
         result = TrialResult(
             spec,

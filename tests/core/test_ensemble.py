@@ -62,7 +62,7 @@ def test_temperature_sharpens_cautious_probabilities_and_keeps_ranking():
     assert np.array_equal(calibrated.argmax(axis=1), cautious.argmax(axis=1))
 
 
-def test_temperature_never_sharpens_without_mistakes_to_learn_from():
+def test_no_temperature_without_mistakes_to_learn_from():
     from assay.ensemble.calibrate import fit_temperature
 
     y = np.arange(300) % 3

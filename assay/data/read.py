@@ -65,7 +65,7 @@ def read_with_report(
     elif type(data).__module__.split(".")[0] == "polars":
         frame, report.format, report.engine = _from_polars(data), "dataframe", "polars"
     elif isinstance(data, pa.Table):
-        frame, report.format, report.engine = sources.arrow_to_pandas(data), "arrow table", "pyarrow"
+        frame, report.format, report.engine = sources.arrow_to_pandas([data]), "arrow table", "pyarrow"
     elif isinstance(data, (str, Path)):
         if isinstance(data, str) and _URL.match(data) and not Path(data).exists():
             raise DataSourceError(

@@ -345,7 +345,8 @@ def _rules(name, f: _Facts) -> ColumnType:
     if f.text is not None and f.n_distinct == 2:
         yes_no = _yes_no(sorted(f.text.str.lower().unique().tolist()))
         if yes_no:
-            return ColumnType(name, "boolean", f"two values {f.example(2)}: yes/no", details=yes_no)
+            pair = f"{yes_no['true_values'][0]!r}/{yes_no['false_values'][0]!r}"
+            return ColumnType(name, "boolean", f"two values {pair} (any case): yes/no", details=yes_no)
     if f.numbers is not None:
         return _number_rules(name, f)
     found = _dates(f)

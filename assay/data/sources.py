@@ -123,7 +123,7 @@ def read_delimited(src: Source, report: ReadReport, *, encoding=None, delimiter=
     sniff = sniff_layout(text, sniff, src.where, delimiter, tab)
     check_unique([h.strip() for h in sniff.header], src.where)
     if sniff.encoding in ("utf-8", "utf-8-sig"):
-        sniff.sample = raw[: raw.rfind(b"\n", 0, SAMPLE_BYTES) + 1]
+        sniff.sample = raw if complete else _whole_records(raw[:SAMPLE_BYTES])
     try:
         table, bad, comments = _arrow_decoded(src, sniff, declared=bool(encoding))
         report.engine = "pyarrow"
@@ -150,8 +150,9 @@ def read_delimited(src: Source, report: ReadReport, *, encoding=None, delimiter=
         width = table.num_columns
         if bad or _last_row_multiline(table):
             _locate(src, sniff, width, bad)  # fills in line numbers, raises on a quote never closed
-        n_rows = table.num_rows
-        frame = arrow_to_pandas(table, ltrim=sniff.leading_spaces)
+        n_rows, holder = table.num_rows, [table]
+        del table  # so that the conversion can free each Arrow column as soon as it is copied
+        frame = arrow_to_pandas(holder, ltrim=sniff.leading_spaces)
     else:
         width, n_rows = frame.shape[1], len(frame)
         if bad:
@@ -161,23 +162,40 @@ def read_delimited(src: Source, report: ReadReport, *, encoding=None, delimiter=
     return frame
 
 
+def _whole_records(raw: bytes) -> bytes:
+    """The sample up to a line end outside quotes, so that its last row is not cut in two."""
+    cut = raw.rfind(b"\n") + 1
+    quotes = raw.count(b'"', 0, cut)
+    for _ in range(1000):
+        if cut <= 0 or quotes % 2 == 0:
+            break
+        start = raw.rfind(b"\n", 0, cut - 1) + 1
+        quotes -= raw.count(b'"', start, cut)
+        cut = start
+    return raw[:cut] if quotes % 2 == 0 else b""
+
+
 def _arrow_decoded(src: Source, sniff: TextSniff, declared: bool):
     """Read with pyarrow; non-UTF-8 bytes past the sample mean a re-read as Windows-1252, then Latin-1."""
     for _ in range(3):
         try:
             table, bad, comments = _arrow_csv(src, sniff)
+            not_utf8 = any(pa.types.is_binary(t) for t in table.schema.types)
         except UnicodeDecodeError:
             if not (sniff.guessed and sniff.encoding == "cp1252"):
                 raise
             sniff.encoding, sniff.notes = "latin-1", [n.replace("Windows-1252", "ISO-8859-1") for n in sniff.notes]
             continue  # bytes that Windows-1252 leaves undefined
-        if sniff.encoding.startswith("utf-8") and any(pa.types.is_binary(t) for t in table.schema.types):
-            if declared or sniff.encoding != "utf-8":
-                raise UnicodeDecodeError(sniff.encoding, b"", 0, 0, "invalid bytes")
+        except pa.ArrowInvalid as exc:
+            if "invalid UTF8" not in str(exc):
+                raise
+            not_utf8 = True  # a column typed as text from the sample meets bytes that are not UTF-8
+        if not not_utf8:
+            return table, bad, comments
+        if not declared and sniff.encoding == "utf-8":
             sniff.encoding, sniff.guessed, sniff.notes = _late_guess(src, sniff)
-            if sniff.encoding != "utf-8":
-                continue
-        return table, bad, comments
+        if sniff.encoding.startswith("utf-8"):
+            raise UnicodeDecodeError(sniff.encoding, b"", 0, 0, "invalid bytes")
     raise UnicodeDecodeError(sniff.encoding, b"", 0, 0, "no single-byte encoding decodes the file")
 
 
@@ -196,13 +214,8 @@ def _arrow_csv(src: Source, sniff: TextSniff, sample: bytes | None = None):
 
     encoding = "utf8" if sniff.encoding in ("utf-8", "utf-8-sig") else sniff.encoding
     block = max(1 << 20, 8 * sniff.longest_line)
-    column_types: dict[str, pa.DataType] = {}
-    if sample is None and sniff.sample:  # dates stay text, as pandas reads them: tell pyarrow up front
-        try:
-            head = _arrow_csv(src, sniff, sniff.sample)[0]
-            column_types = {f.name: pa.string() for f in head.schema if pa.types.is_temporal(f.type)}
-        except (pa.ArrowInvalid, UnicodeError):
-            pass
+    column_types = _sample_types(src, sniff) if sample is None and sniff.sample else {}
+    from_sample = any(not pa.types.is_string(t) for t in column_types.values())
     nulls = NA_VALUES + [" " + v for v in NA_VALUES if v] if sniff.leading_spaces else NA_VALUES  # "a, ?"
     for _ in range(50):
         bad.clear()
@@ -221,16 +234,38 @@ def _arrow_csv(src: Source, sniff: TextSniff, sample: bytes | None = None):
             return table, bad, comments[0]
         except pa.ArrowInvalid as exc:
             msg = str(exc)
-            if sample is not None:
+            if sample is not None or "invalid UTF8" in msg:
                 raise
             column = re.search(r"In CSV column #(\d+)", msg)
-            if column and int(column.group(1)) < len(sniff.header) and "conversion error" in msg:
-                column_types[sniff.header[int(column.group(1))]] = pa.string()  # older pyarrow: mixed column is text
+            if column and "conversion error" in msg and from_sample:
+                column_types = {k: t for k, t in column_types.items() if pa.types.is_string(t)}
+                from_sample = False  # a type from the sample fails further on: let pyarrow infer on everything
+            elif column and int(column.group(1)) < len(sniff.header) and "conversion error" in msg:
+                name = sniff.header[int(column.group(1))]
+                if column_types.get(name) == pa.string():
+                    raise
+                column_types[name] = pa.string()  # older pyarrow: a column of mixed values is text
             elif "straddl" in msg and block < 1 << 30:
                 block *= 8  # a row longer than a block
             else:
                 raise
     raise pa.ArrowInvalid("too many columns change type part-way through the file")
+
+
+def _sample_types(src: Source, sniff: TextSniff) -> dict[str, pa.DataType]:
+    """Column types inferred on the first megabyte, dates as text. Given up front, they spare pyarrow
+    from keeping every parsed block in memory in case a later one changes a column's type."""
+    try:
+        head = _arrow_csv(src, sniff, sniff.sample)[0]
+    except (pa.ArrowInvalid, UnicodeError):
+        return {}
+    if len(set(head.column_names)) < head.num_columns:
+        return {}
+    return {
+        f.name: pa.string() if pa.types.is_temporal(f.type) else f.type
+        for f in head.schema
+        if not pa.types.is_null(f.type)
+    }
 
 
 def _late_guess(src: Source, sniff: TextSniff):
@@ -399,8 +434,10 @@ def _first_line(exc: BaseException) -> str:
 # ---------------------------------------------------------------- arrow tables
 
 
-def arrow_to_pandas(table: pa.Table, ltrim: bool = False) -> pd.DataFrame:
-    """pandas.read_csv's view of an Arrow table: dates stay text, all-empty columns are float NaN."""
+def arrow_to_pandas(holder: list[pa.Table], ltrim: bool = False) -> pd.DataFrame:
+    """pandas.read_csv's view of the Arrow table in ``holder``: dates stay text, all-empty columns are
+    float NaN. The table is taken out of ``holder`` so that its memory goes as the frame is built."""
+    table = holder.pop()
     columns = []
     for column in table.columns:
         kind = column.type
@@ -413,6 +450,7 @@ def arrow_to_pandas(table: pa.Table, ltrim: bool = False) -> pd.DataFrame:
         columns.append(column)
     names = [name if name.strip() else f"Unnamed: {i}" for i, name in enumerate(table.column_names)]
     table = pa.Table.from_arrays(columns, names=names)
+    del columns
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
@@ -465,9 +503,9 @@ def read_json(src: Source, report: ReadReport, lines: bool) -> pd.DataFrame:
         import pyarrow.json as pjson
 
         try:
-            table = pjson.read_json(src.for_arrow())
+            holder = [pjson.read_json(src.for_arrow())]
             report.engine = "pyarrow"
-            return arrow_to_pandas(table)
+            return arrow_to_pandas(holder)
         except pa.ArrowInvalid as exc:
             report.notes.append(f"pyarrow could not read the JSON lines ({_first_line(exc)}); read them with pandas")
     report.engine = "pandas"

@@ -108,6 +108,21 @@ def test_latin1_after_the_sample_is_guessed_too(tmp_path):
     assert any("latin-1" in note for note in report.notes)
 
 
+def test_byte_undefined_in_windows_1252_falls_back_to_latin1(tmp_path):
+    body = "".join(f"{i},plain\n" for i in range(120_000))
+    path = write(tmp_path, "mixed.csv", ("n,word\n0,café\n" + body).encode("latin-1") + b"1,\x81x\n")
+    frame, report = read_with_report(path)
+    assert frame["word"].iloc[0] == "café" and frame["word"].iloc[-1] == "\x81x" and report.encoding == "latin-1"
+
+
+@pytest.mark.parametrize(("late", "dtype"), [("2.5", np.float64), ("n/a", np.float64), ("x", object)])
+def test_types_that_change_after_the_sample(tmp_path, late, dtype):
+    body = "".join(f"{i},{i % 7}\n" for i in range(150_000))  # more than the 1 MiB sample
+    frame = read_table(write(tmp_path, "late.csv", f"n,v\n{body}7,{late}\n"))
+    assert len(frame) == 150_001 and (frame["v"].dtype == dtype or dtype is object and frame["v"].dtype != np.float64)
+    assert frame["v"].iloc[0] == (0 if dtype is np.float64 else "0")
+
+
 def test_declared_encoding_overrides(tmp_path):
     path = write(tmp_path, "e.csv", "name\nœuvre\n".encode("cp1252"))
     frame, report = read_with_report(path, encoding="cp1252")

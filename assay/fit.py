@@ -1,6 +1,6 @@
 """The whole fit on one page: one named stage per line.
 
-read -> target -> task and metric -> preprocess -> validation plan -> search -> ensemble
+read -> schema -> clean -> target -> task and metric -> preprocess -> validation plan -> search -> ensemble
 
 The budget is a promise (whole fit within budget x 1.05 + 5 s): the clock starts before the
 data is read, and the search stops early enough to leave room for ensembling.
@@ -9,12 +9,16 @@ data is read, and the search stops early enough to leave room for ensembling.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from assay.data.read import read_table
+from assay.data.clean import CleaningLog, clean_frame
+from assay.data.leakage import Leak, excluded_columns, find_leaks, row_hashes
+from assay.data.read import ReadReport, read_with_report
+from assay.data.schema import Schema, infer_schema
 from assay.ensemble import BaggedModel, EnsembleModel, ensemble_selection
 from assay.ensemble.calibrate import apply_temperature, fit_temperature
 from assay.errors import ConfigError, TargetError, problem
@@ -42,10 +46,18 @@ class FitSettings:
     device: str = "cpu"
     n_threads: int | None = None
     portfolio: str = "default"
+    types: dict[str, str] | None = None  # the user's column kinds (--types, schema file)
+    hints: dict[str, str] | None = None  # weaker: e.g. a PMLB metadata.yaml
+    allow_leaky: bool = False  # keep columns the leakage guard would exclude
 
 
 @dataclass
 class FitResult:
+    schema: Schema
+    cleaning: CleaningLog
+    read_report: ReadReport
+    leaks: list[Leak]
+    row_hashes: np.ndarray
     task: Task
     metric: Metric
     preprocessor: TablePreprocessor
@@ -66,13 +78,18 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = ()) -> Fi
     notes: list[str] = []
     events = Events(callbacks)
 
-    frame = read_table(data)
+    frame, read_report = read_with_report(data)
+    notes += read_report.notes
+    require_target(frame, settings.target)
+    schema = infer_schema(frame, target=settings.target, overrides=settings.types, hints=settings.hints)
+    frame, cleaning = clean_frame(frame, schema, target=settings.target)
     X, y_raw = split_target(frame, settings.target, notes)
     task = detect_task(y_raw, settings.task)
     metric = get_metric(settings.metric, task)
     y = task.encode(y_raw)
+    leaks, X = guard_leaks(X, y_raw, task, schema, settings.allow_leaky, notes)
 
-    preprocessor = TablePreprocessor().fit(X)
+    preprocessor = TablePreprocessor().fit(X, schema)
     Xp = preprocessor.transform(X)
     notes += [f"column {c!r} dropped: {why}" for c, why in preprocessor.dropped_.items()]
 
@@ -92,6 +109,11 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = ()) -> Fi
     events.emit("on_ensemble", weights=ensemble_weights(ensemble), score=metric.from_error(ensemble_error))
 
     return FitResult(
+        schema,
+        cleaning,
+        read_report,
+        leaks,
+        row_hashes(X),
         task,
         metric,
         preprocessor,
@@ -106,13 +128,32 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = ()) -> Fi
     )
 
 
-def split_target(frame: pd.DataFrame, target: str, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+def guard_leaks(X, y_raw, task, schema, allow_leaky: bool, notes: list[str]):
+    """Flag leaks; drop the columns that give the answer away unless the user insists."""
+    leaks = find_leaks(X, y_raw, task.kind, schema)
+    excluded = [] if allow_leaky else [c for c in excluded_columns(leaks) if c in X.columns]
+    for leak in leaks:
+        notes.append(leak.describe())
+        if leak.severity == "exclude":
+            warnings.warn(leak.describe(), LeakWarning, stacklevel=3)
+    return leaks, X.drop(columns=excluded)
+
+
+class LeakWarning(UserWarning):
+    """A column looks like it gives the answer away."""
+
+
+def require_target(frame: pd.DataFrame, target: str) -> None:
     if target not in frame.columns:
         close = [c for c in frame.columns if c.lower() == str(target).lower()]
         hint = f"did you mean {close[0]!r}?" if close else f"columns are: {list(frame.columns)[:20]}"
         raise TargetError(
             problem(f"target column {target!r} not found", where="data", fix=f"pass --target COL; {hint}")
         )
+
+
+def split_target(frame: pd.DataFrame, target: str, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    require_target(frame, target)
     y = frame[target]
     missing = int(y.isna().sum())
     if missing == len(y):

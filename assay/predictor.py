@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,10 @@ import pandas as pd
 
 from assay import __version__
 from assay.artifact.store import FAMILY_LIBRARIES, open_folder, save_folder
+from assay.data.clean import clean_frame
+from assay.data.leakage import shared_rows
 from assay.data.read import read_table
+from assay.data.schema import Schema, parse_type_overrides, read_types_file
 from assay.ensemble import EnsembleModel
 from assay.errors import ConfigError, TargetError, problem
 from assay.evaluate.metrics import evaluate_all, get_metric
@@ -25,6 +30,8 @@ from assay.search.budget import Budget
 from assay.task import Task
 
 DEFAULT_BUDGET = 60.0
+# Manifest entries about the folder itself; everything else in it is the fit's info.
+_MANIFEST_ONLY = {"format", "assay_version", "created", "input_schema", "families_libraries", "libraries", "files"}
 
 
 class Predictor:
@@ -40,6 +47,9 @@ class Predictor:
         families: list[str] | None = None,
         device: str = "cpu",
         n_threads: int | None = None,
+        types: dict[str, str] | list[str] | None = None,
+        schema: str | Path | None = None,
+        allow_leaky: bool = False,
         verbose: bool = True,
     ):
         self.target = target
@@ -51,6 +61,9 @@ class Predictor:
         self.families = families
         self.device = device
         self.n_threads = n_threads
+        self.types = types
+        self.schema = schema
+        self.allow_leaky = allow_leaky
         self.verbose = verbose
 
     # --- fitting -------------------------------------------------------------------------
@@ -71,6 +84,8 @@ class Predictor:
         result = fit_table(data, settings, callbacks)
         self._task, self._metric = result.task, result.metric
         self._preprocessor, self._ensemble = result.preprocessor, result.ensemble
+        self._schema = result.schema
+        self._row_hashes = result.row_hashes
         weights = {m.name: w for m, w in zip(result.ensemble.members, result.ensemble.weights, strict=True)}
         self._info = {
             "target": self.target,
@@ -83,6 +98,11 @@ class Predictor:
             "n_rows": result.n_rows,
             "data_fingerprint": result.fingerprint,
             "notes": result.notes,
+            "leaks": [asdict(leak) for leak in result.leaks],
+            "hashed_columns": sorted(result.preprocessor.input_columns_),
+            "cleaning": result.cleaning.describe(),
+            "read": {"format": result.read_report.format, "engine": result.read_report.engine,
+                     "encoding": result.read_report.encoding},
             "ensemble": {
                 "weights": weights,
                 "temperature": result.ensemble.temperature,
@@ -111,15 +131,18 @@ class Predictor:
         return pd.DataFrame(raw, index=index, columns=list(self._task.classes))
 
     def _raw(self, data) -> tuple[np.ndarray, pd.Index]:
-        self._fitted()
-        frame = read_table(data)
+        frame = self._clean(data)
         X = frame.drop(columns=[self.target], errors="ignore")
         return self._ensemble.predict_raw(self._preprocessor.transform(X)), frame.index
 
+    def _clean(self, data) -> pd.DataFrame:
+        """New rows get the same fixes as the training rows, by the same schema."""
+        self._fitted()
+        return clean_frame(read_table(data), self._schema, target=self.target)[0]
+
     def evaluate(self, data) -> dict[str, float]:
         """Every metric for the task on labelled data, the model's own metric first."""
-        self._fitted()
-        frame = read_table(data)
+        frame = self._clean(data)
         if self.target not in frame.columns:
             raise TargetError(
                 problem(
@@ -129,6 +152,9 @@ class Predictor:
                 )
             )
         frame = frame[frame[self.target].notna()]
+        overlap = shared_rows(self._row_hashes, frame, columns=self._info["hashed_columns"])
+        if overlap is not None:
+            warnings.warn(overlap.describe(), UserWarning, stacklevel=2)
         y = self._task.encode(frame[self.target])
         raw = self._ensemble.predict_raw(self._preprocessor.transform(frame.drop(columns=[self.target])))
         scores = evaluate_all(self._task, y, raw)
@@ -167,6 +193,8 @@ class Predictor:
 
         def write(tmp: Path):
             (tmp / "preprocessor.json").write_text(json.dumps(self._preprocessor.to_dict(), indent=2))
+            (tmp / "schema.json").write_text(json.dumps(self._schema.to_dict(), indent=2, default=str))
+            np.save(tmp / "row_hashes.npy", self._row_hashes, allow_pickle=False)
             self._ensemble.save(tmp / "ensemble")
 
         manifest = {
@@ -193,24 +221,10 @@ class Predictor:
         predictor._task = Task.from_dict(manifest["task"])
         predictor._metric = get_metric(manifest["metric"], predictor._task)
         predictor._preprocessor = TablePreprocessor.from_dict(json.loads((directory / "preprocessor.json").read_text()))
+        predictor._schema = Schema.from_dict(json.loads((directory / "schema.json").read_text()))
+        predictor._row_hashes = np.load(directory / "row_hashes.npy", allow_pickle=False)
         predictor._ensemble = EnsembleModel.load(directory / "ensemble", predictor._task)
-        predictor._info = {
-            k: manifest[k]
-            for k in (
-                "target",
-                "task",
-                "metric",
-                "seed",
-                "budget",
-                "validation",
-                "fit_seconds",
-                "n_rows",
-                "data_fingerprint",
-                "notes",
-                "ensemble",
-                "trials",
-            )
-        }
+        predictor._info = {k: v for k, v in manifest.items() if k not in _MANIFEST_ONLY}
         return predictor
 
     def _fitted(self) -> Predictor:
@@ -223,6 +237,19 @@ class Predictor:
                 )
             )
         return self
+
+
+def column_types(types, schema_file) -> tuple[dict[str, str], dict[str, str]]:
+    """(overrides, hints): the user's own word beats a metadata file's, which beats inference."""
+    overrides, hints = {}, {}
+    if schema_file is not None:
+        kinds, source = read_types_file(schema_file)
+        (overrides if source == "user" else hints).update(kinds)
+    if isinstance(types, dict):
+        overrides.update(parse_type_overrides([f"{k}={v}" for k, v in types.items()]))
+    elif types:
+        overrides.update(parse_type_overrides(list(types)))
+    return overrides, hints
 
 
 def _trial_record(result, weights: dict[str, float]) -> dict:

@@ -29,6 +29,9 @@ def fit(
     out: Path = typer.Option(Path("assay-model"), "--out", "-o", help="folder to save the model in"),
     families: str = typer.Option(None, "--families", help="comma-separated model families to search"),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda"),
+    types: list[str] = typer.Option(None, "--types", help="column kinds, e.g. zip=categorical (repeatable)"),
+    schema: Path = typer.Option(None, "--schema", help="a schema file (column: kind) or a PMLB metadata.yaml"),
+    allow_leaky: bool = typer.Option(False, "--allow-leaky", help="keep columns that look like they leak the target"),
 ):
     """Search models for DATA's TARGET within the budget, ensemble the best, save the result."""
     if budget is not None and trials is not None:
@@ -42,9 +45,14 @@ def fit(
         seed=seed,
         families=families.split(",") if families else None,
         device=device,
+        types=types,
+        schema=schema,
+        allow_leaky=allow_leaky,
     ).fit(data)
     console.print(leaderboard_table(predictor.leaderboard()))
+    for line in predictor.info["cleaning"]:
+        console.print(f"[cyan]cleaned[/]: {line}", highlight=False)
     for note in predictor.info["notes"]:
-        console.print(f"[yellow]note[/]: {note}")
+        console.print(f"[yellow]note[/]: {note}", highlight=False)
     path = predictor.save(out)
     console.print(f"model saved to [bold]{path}[/] (fit took {predictor.info['fit_seconds']:.1f} s)")

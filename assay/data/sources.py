@@ -27,8 +27,9 @@ import pyarrow.csv as pcsv
 from assay.data.encoding import SAMPLE_BYTES, TextSniff, decode_sample, guess_single_byte, sniff_encoding, sniff_layout
 from assay.errors import DataSourceError, problem
 
-# Spellings of "missing" that pandas does not already know.
-EXTRA_NA_VALUES = ["?"]
+# Spellings of "missing" beyond pandas' own: none here on purpose. Placeholders such as "?" or
+# "-" are left as text for assay.data.clean, which turns them into missing values and reports it.
+EXTRA_NA_VALUES: list[str] = []
 # pandas' default missing-value spellings, so the pyarrow path reads the same values as missing.
 NA_VALUES = [
     *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>"),

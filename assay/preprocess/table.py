@@ -1,12 +1,15 @@
-"""The first pipeline step: raw columns in, model-ready columns out, same for every family.
+"""The first pipeline step: cleaned columns in, model-ready columns out, same for every family.
 
-It learns, from training rows only and without looking at the target, which columns are
-numbers and which are categories, the category vocabulary (rare values pooled), and which
-columns carry nothing (constant or empty). Its output keeps categoricals as a pandas
-`category` dtype with fixed categories, so every fold and every family sees identical codes;
-family-specific encodings (one-hot, scaling) happen inside each family on its own fold.
+Each column is handled by its kind in the schema (assay.data.schema): numbers and booleans
+pass through; categories get a vocabulary (rare values pooled); dates become calendar parts
+and elapsed time; free text becomes statistics and TF-IDF directions (assay.preprocess.text);
+identifiers, constants and empty columns are dropped with the reason. Everything here is
+learned from training rows only and without the target, so it is safe outside the folds;
+whatever needs the target (target encoding) happens inside each family, on its own fold.
 
-Its state is plain JSON: the model's input schema is readable in the saved folder.
+Categoricals leave as a pandas `category` dtype with fixed categories, so every fold and every
+family sees identical codes. The state is plain JSON: the input contract is readable in the
+saved folder.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import SchemaError, problem
+from assay.preprocess.text import fit_text, text_features
 
 OTHER = "__other__"  # pooled rare categories, and categories first seen at prediction time
 
@@ -25,9 +29,14 @@ OTHER = "__other__"  # pooled rare categories, and categories first seen at pred
 @dataclass
 class ColumnPlan:
     name: str
-    kind: str  # "numeric" | "categorical"
+    kind: str  # "numeric" | "categorical" | "datetime" | "text"
     dtype: str  # the dtype seen in training, for the schema
     categories: list[str] = field(default_factory=list)
+    state: dict = field(default_factory=dict)  # datetime: which parts vary; text: TF-IDF state
+
+
+_DROPPED_KINDS = {"identifier": "identifier-like (unique per row)", "constant": "constant", "empty": "mostly empty"}
+_DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
 
 
 class TablePreprocessor:
@@ -35,15 +44,21 @@ class TablePreprocessor:
         self.max_categories = max_categories
         self.min_category_count = min_category_count
 
-    def fit(self, X: pd.DataFrame) -> TablePreprocessor:
+    def fit(self, X: pd.DataFrame, schema=None) -> TablePreprocessor:
+        """Plan every column; `schema` (assay.data.schema.Schema) decides kinds, else dtypes do."""
         self.input_columns_ = list(X.columns)
         self.plans_: list[ColumnPlan] = []
         self.dropped_: dict[str, str] = {}
         for name, col in X.items():
-            reason = _useless(col)
+            kind = schema.kind_of(name) if schema is not None and name in schema else None
+            reason = _DROPPED_KINDS.get(kind) or _useless(col)
             if reason:
                 self.dropped_[name] = reason
-            elif _is_numeric(col):
+            elif kind == "datetime" or (kind is None and pd.api.types.is_datetime64_any_dtype(col)):
+                self.plans_.append(ColumnPlan(name, "datetime", str(col.dtype), state=_date_state(col)))
+            elif kind == "text":
+                self.plans_.append(ColumnPlan(name, "text", str(col.dtype), state=fit_text(col)))
+            elif kind in ("numeric", "boolean") or (kind is None and _is_numeric(col)):
                 self.plans_.append(ColumnPlan(name, "numeric", str(col.dtype)))
             else:
                 self.plans_.append(ColumnPlan(name, "categorical", str(col.dtype), self._vocabulary(col)))
@@ -64,6 +79,10 @@ class TablePreprocessor:
             if plan.kind == "numeric":
                 values = pd.to_numeric(col, errors="coerce").astype(float)
                 out[plan.name] = values.replace([np.inf, -np.inf], np.nan).to_numpy()
+            elif plan.kind == "datetime":
+                out.update(_date_features(col, plan))
+            elif plan.kind == "text":
+                out.update(text_features(col, plan.state, plan.name))
             else:
                 text = _as_text(col)
                 known = set(plan.categories)
@@ -87,9 +106,6 @@ class TablePreprocessor:
         if extra:
             warnings.warn(f"ignoring {len(extra)} column(s) the model was not trained on: {extra[:20]}", stacklevel=3)
 
-    @property
-    def feature_names(self) -> list[str]:
-        return [p.name for p in self.plans_]
 
     def to_dict(self) -> dict:
         return {
@@ -107,6 +123,28 @@ class TablePreprocessor:
         pre.dropped_ = d["dropped"]
         pre.plans_ = [ColumnPlan(**p) for p in d["columns"]]
         return pre
+
+
+def _as_dates(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col.dt.tz_localize(None) if getattr(col.dt, "tz", None) is not None else col
+    return pd.to_datetime(col, errors="coerce", format="mixed")
+
+
+def _date_state(col: pd.Series) -> dict:
+    """Which calendar parts vary in training (a part that never changes is no feature)."""
+    dates = _as_dates(col).dropna()
+    parts = [p for p in _DATE_PARTS if getattr(dates.dt, p).nunique() > 1]
+    return {"parts": parts}
+
+
+def _date_features(col: pd.Series, plan: ColumnPlan) -> dict[str, np.ndarray]:
+    dates = _as_dates(col)
+    out = {f"{plan.name}__{p}": getattr(dates.dt, p).to_numpy(dtype=float, na_value=np.nan)
+           for p in plan.state["parts"]}
+    elapsed = (dates - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
+    out[f"{plan.name}__days_since_1970"] = elapsed.to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def _is_numeric(col: pd.Series) -> bool:

@@ -71,14 +71,14 @@ class FitResult:
     notes: list[str] = field(default_factory=list)
 
 
-def fit_table(data, settings: FitSettings, callbacks: list[Callback] = ()) -> FitResult:
+def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query: str | None = None) -> FitResult:
     started = time.monotonic()
     budget = settings.budget
     deadline = Deadline.after(None if budget.seconds is None else budget.seconds - _reserve(budget.seconds))
     notes: list[str] = []
     events = Events(callbacks)
 
-    frame, read_report = read_with_report(data)
+    frame, read_report = read_with_report(data, query=query)
     notes += read_report.notes
     require_target(frame, settings.target)
     schema = infer_schema(frame, target=settings.target, overrides=settings.types, hints=settings.hints)

@@ -67,7 +67,8 @@ class Predictor:
         self.verbose = verbose
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, data, callbacks=()) -> Predictor:
+    def fit(self, data, callbacks=(), *, query: str | None = None) -> Predictor:
+        """Fit on `data`: a file path, a DataFrame, or a SQLAlchemy URL / "duckdb" with `query`."""
         budget = Budget(DEFAULT_BUDGET if self.budget is None and self.trials is None else self.budget, self.trials)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(
@@ -81,7 +82,7 @@ class Predictor:
             from assay.search.progress import RichProgress
 
             callbacks.append(RichProgress())
-        result = fit_table(data, settings, callbacks)
+        result = fit_table(data, settings, callbacks, query=query)
         self._task, self._metric = result.task, result.metric
         self._preprocessor, self._ensemble = result.preprocessor, result.ensemble
         self._schema = result.schema

@@ -14,7 +14,9 @@ from assay.predictor import Predictor
 
 @command("fit")
 def fit(
-    data: str = typer.Argument(..., help="CSV/TSV/Parquet/Feather/JSON-lines file"),
+    data: str = typer.Argument(..., help="a table file (CSV, TSV, Parquet, Feather, Excel, JSON lines), or a "
+                               "database URL / 'duckdb' with --query"),
+    query: str = typer.Option(None, "--query", "-q", help="SQL to run against DATA (a SQLAlchemy URL, or duckdb)"),
     target: str = typer.Option(..., "--target", "-t", help="the column to predict"),
     budget: float = typer.Option(None, "--budget", "-b", help="wall-clock seconds for the whole fit (default 60)"),
     trials: int = typer.Option(None, "--trials", "-n", help="a number of trials instead of a time budget"),
@@ -48,7 +50,7 @@ def fit(
         types=types,
         schema=schema,
         allow_leaky=allow_leaky,
-    ).fit(data)
+    ).fit(data, query=query)
     console.print(leaderboard_table(predictor.leaderboard()))
     for line in predictor.info["cleaning"]:
         console.print(f"[cyan]cleaned[/]: {line}", highlight=False)

@@ -62,3 +62,19 @@ def test_cli_reports_cleaning_and_leaks(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "cleaned" in result.output and "LEAK" in result.output
+
+
+def test_fit_from_a_sql_query(tmp_path):
+    import sqlite3
+
+    frame = _messy_csv(tmp_path / "messy.csv").drop(columns=["label_code"])
+    with sqlite3.connect(tmp_path / "bank.db") as con:
+        frame.to_sql("accounts", con, index=False)
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    result = CliRunner().invoke(
+        app,
+        ["fit", url, "--query", "select * from accounts where amount != '?'", "-t", "label", "--trials", "1",
+         "--families", "lightgbm", "--out", str(tmp_path / "m")],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m" / "manifest.json").is_file()

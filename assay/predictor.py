@@ -178,9 +178,13 @@ class Predictor:
             },
         )
         board = pd.DataFrame(rows).rename(columns={"score": f"val_{self._metric.name}"})
-        key = board[f"val_{self._metric.name}"].where(board["status"] != "failed")
-        order = (-key if self._metric.greater_is_better else key).argsort(kind="stable")
-        return board.iloc[order.to_numpy()].reset_index(drop=True)
+        # Complete trials first, best first; pruned ones after (their score covers only the folds
+        # they reached, so it does not compare); failed ones last.
+        score = board[f"val_{self._metric.name}"].astype(float)
+        board["_status"] = board["status"].map({"ok": 0, "pruned": 1}).fillna(2)
+        board["_score"] = -score if self._metric.greater_is_better else score
+        board = board.sort_values(["_status", "_score"], kind="stable", na_position="last")
+        return board.drop(columns=["_status", "_score"]).reset_index(drop=True)
 
     @property
     def info(self) -> dict:

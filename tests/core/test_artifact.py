@@ -22,6 +22,10 @@ def test_round_trip_identical_predictions(saved):
     for key in ("input_schema", "task", "metric", "seed", "libraries", "data_fingerprint", "trials", "files"):
         assert key in manifest
     assert (folder / "ensemble").is_dir() and not list(folder.rglob("*.pkl"))
+    board = loaded.leaderboard()
+    assert board.iloc[0]["model"] == "ensemble"
+    rank = board["status"].map({"ok": 0, "pruned": 1, "failed": 2})
+    assert rank.is_monotonic_increasing
 
 
 def test_tampered_file_is_refused(saved, tmp_path):

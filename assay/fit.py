@@ -8,6 +8,7 @@ data is read, and the search stops early enough to leave room for ensembling.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ def require_target(frame: pd.DataFrame, target: str) -> None:
 
 
 def split_target(frame: pd.DataFrame, target: str, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
-    require_target(frame, target)
+    """Features and target, rows without a target left out (the caller checked the column exists)."""
     y = frame[target]
     missing = int(y.isna().sum())
     if missing == len(y):
@@ -194,8 +195,6 @@ def ensemble_weights(ensemble: EnsembleModel) -> dict[str, float]:
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
     """Identifies the training table: same rows and columns -> same fingerprint."""
-    import hashlib
-
     h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,10 @@ from assay.data.read import ReadReport, read_with_report
 from assay.data.schema import Schema, infer_schema
 from assay.ensemble import BaggedModel, EnsembleModel, ensemble_selection
 from assay.ensemble.calibrate import apply_temperature, fit_temperature
+from assay.ensemble.refit import refit_on_all_rows
 from assay.errors import ConfigError, TargetError, problem
+from assay.evaluate import diagnostics as fit_diagnostics
+from assay.evaluate.diagnostics import Diagnostics
 from assay.evaluate.metrics import Metric, get_metric
 from assay.models.registry import available_families
 from assay.preprocess.table import TablePreprocessor
@@ -31,8 +34,8 @@ from assay.search.engine import SearchOutcome, oof_matrix, run_search
 from assay.search.events import Callback, Events
 from assay.search.executors import TrialContext
 from assay.search.scheduler import Scheduler
-from assay.search.strategies import PortfolioStrategy, load_portfolio
-from assay.split import ValidationPlan, choose_validation, make_folds
+from assay.search.strategies import DEFAULT_SEARCH, PortfolioStrategy, load_portfolio, parse_search
+from assay.split import ValidationPlan, check_split_columns, choose_validation, make_folds, split_by
 from assay.task import Task, detect_task
 
 
@@ -50,6 +53,34 @@ class FitSettings:
     types: dict[str, str] | None = None  # the user's column kinds (--types, schema file)
     hints: dict[str, str] | None = None  # weaker: e.g. a PMLB metadata.yaml
     allow_leaky: bool = False  # keep columns the leakage guard would exclude
+    group_column: str | None = None  # rows of one group stay in one part of every fold
+    time_column: str | bool | None = None  # validate on later rows; None: detect one, False: never
+    search: str = DEFAULT_SEARCH  # strategies chained, e.g. "portfolio+tpe", "random" (see search/strategies)
+    ensemble: bool = True  # False: only the best trial (its fold models still bagged), for ablations
+
+
+ADVANCED_SETTINGS = ("search", "ensemble", "portfolio")
+
+
+def override_settings(settings: FitSettings, overrides: dict | None) -> FitSettings:
+    """Advanced settings by name, for ablations and experts: one checked entry point instead of one
+    Predictor argument per experiment, and a typo fails here, before any data is read."""
+    if not overrides:
+        return settings
+    unknown = sorted(set(overrides) - set(ADVANCED_SETTINGS))
+    if unknown:
+        raise ConfigError(
+            problem(
+                f"unknown setting(s) {', '.join(unknown)}", where="settings", fix=f"use {', '.join(ADVANCED_SETTINGS)}"
+            )
+        )
+    if "search" in overrides:
+        parse_search(overrides["search"])
+    if "ensemble" in overrides and not isinstance(overrides["ensemble"], bool):
+        raise ConfigError(
+            problem(f"ensemble must be True or False, not {overrides['ensemble']!r}", where="settings", fix="a bool")
+        )
+    return replace(settings, **overrides)
 
 
 @dataclass
@@ -70,44 +101,62 @@ class FitResult:
     n_rows: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    diagnostics: Diagnostics | None = None  # what the report needs from the fit (assay.evaluate.diagnostics)
 
 
 def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query: str | None = None) -> FitResult:
     started = time.monotonic()
     budget = settings.budget
-    deadline = Deadline.after(None if budget.seconds is None else budget.seconds - _reserve(budget.seconds))
+    work, _ = fit_diagnostics.reserve(budget)  # the search and ensemble leave time for the report's diagnostics
+    deadline = Deadline.after(None if work.seconds is None else work.seconds - _reserve(work.seconds))
     notes: list[str] = []
-    events = Events(callbacks)
+    clock = fit_diagnostics.TrialClock(started)
+    events = Events([*callbacks, clock])
 
     frame, read_report = read_with_report(data, query=query)
     notes += read_report.notes
     require_target(frame, settings.target)
+    check_split_columns(frame.columns, settings.target, settings.group_column, settings.time_column)
     schema = infer_schema(frame, target=settings.target, overrides=settings.types, hints=settings.hints)
     frame, cleaning = clean_frame(frame, schema, target=settings.target)
     X, y_raw = split_target(frame, settings.target, notes)
     task = detect_task(y_raw, settings.task)
     metric = get_metric(settings.metric, task)
     y = task.encode(y_raw)
-    leaks, X = guard_leaks(X, y_raw, task, schema, settings.allow_leaky, notes)
+    by, split_notes = split_by(X, schema, settings.group_column, settings.time_column)
+    notes += split_notes
+    time_column = by.column if by is not None and by.kind == "time" else None
+    leaks, X = guard_leaks(X, y_raw, task, schema, settings.allow_leaky, notes, time_column)
 
     preprocessor = TablePreprocessor().fit(X, schema)
     Xp = preprocessor.transform(X)
     notes += [f"column {c!r} dropped: {why}" for c, why in preprocessor.dropped_.items()]
 
-    plan = choose_validation(len(Xp), Xp.shape[1], task, budget)
-    folds = make_folds(y, task, plan, settings.seed)
+    plan = choose_validation(len(Xp), Xp.shape[1], task, budget, by, y)
+    folds = make_folds(y, task, plan, settings.seed, by)
+    if by is not None:
+        notes.append(f"validation: {plan.reason}")
 
     families = available_families(settings.families)
     if not families:
         raise ConfigError(problem("no usable model family", where="families", fix="install the libraries they need"))
-    portfolio = PortfolioStrategy(load_portfolio(settings.portfolio), families, task, len(Xp), Xp.shape[1])
-    scheduler = Scheduler(portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed, len(folds))
+    use_portfolio, tuner = parse_search(settings.search)
+    entries = load_portfolio(settings.portfolio) if use_portfolio else []
+    portfolio = PortfolioStrategy(entries, families, task, len(Xp), Xp.shape[1])
+    scheduler = Scheduler(
+        portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed, len(folds), tuner=tuner
+    )
     ctx = TrialContext(Xp, y, folds, task, metric, settings.n_threads, resolve_device(settings.device))
     events.emit("on_search_start", total_seconds=budget.seconds, total_trials=budget.trials, plan=plan)
     outcome = run_search(ctx, budget, deadline, scheduler, settings.seed, events)
+    if not settings.ensemble:  # selection then has one candidate: the best trial
+        outcome.outputs = {outcome.best().spec.trial_id: outcome.outputs[outcome.best().spec.trial_id]}
 
-    ensemble, ensemble_error = build_ensemble(outcome, y, task, metric, budget, started)
+    ensemble, ensemble_error = build_ensemble(outcome, ctx, plan, work, started, notes)
     events.emit("on_ensemble", weights=ensemble_weights(ensemble), score=metric.from_error(ensemble_error))
+    until = fit_diagnostics.deadline(budget, started)
+    diagnostics = fit_diagnostics.collect(ctx, plan, outcome, ensemble, preprocessor, settings.seed, clock, until,
+                                          notes)
 
     return FitResult(
         schema,
@@ -126,12 +175,13 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
         len(frame),
         time.monotonic() - started,
         notes,
+        diagnostics,
     )
 
 
-def guard_leaks(X, y_raw, task, schema, allow_leaky: bool, notes: list[str]):
+def guard_leaks(X, y_raw, task, schema, allow_leaky: bool, notes: list[str], time_column=None):
     """Flag leaks; drop the columns that give the answer away unless the user insists."""
-    leaks = find_leaks(X, y_raw, task.kind, schema)
+    leaks = find_leaks(X, y_raw, task.kind, schema, time_column=time_column)
     excluded = [] if allow_leaky else [c for c in excluded_columns(leaks) if c in X.columns]
     for leak in leaks:
         notes.append(leak.describe())
@@ -171,12 +221,29 @@ def split_target(frame: pd.DataFrame, target: str, notes: list[str]) -> tuple[pd
     return frame.loc[keep].drop(columns=[target]).reset_index(drop=True), y[keep].reset_index(drop=True)
 
 
-def build_ensemble(outcome: SearchOutcome, y, task, metric, budget: Budget, started: float):
+def build_ensemble(outcome: SearchOutcome, ctx: TrialContext, plan: ValidationPlan, budget: Budget, started: float,
+                   notes: list[str]):
+    """Weights by ensemble selection on out-of-fold predictions; then, time allowing, each chosen
+    configuration refit on all rows joins its bag (assay.ensemble.bagging says why). The returned
+    error is the out-of-fold one: it describes the fold models, the only ones validated."""
+    y, task, metric = ctx.y, ctx.task, ctx.metric
     ids, preds = oof_matrix(outcome)
-    time_left = None if budget.seconds is None else budget.seconds * 1.03 - (time.monotonic() - started)
-    weights = ensemble_selection(preds, y, metric, task.n_classes, deadline=Deadline.after(time_left))
-    chosen = [(i, w) for i, w in zip(ids, weights, strict=True) if w > 0]
-    members = [BaggedModel(task, outcome.outputs[i].models, outcome.outputs[i].result.spec.name) for i, _ in chosen]
+
+    def time_left(share: float):
+        return None if budget.seconds is None else budget.seconds * share - (time.monotonic() - started)
+
+    weights = ensemble_selection(preds, y, metric, task.n_classes, deadline=Deadline.after(time_left(1.03)))
+    chosen = sorted([(i, w) for i, w in zip(ids, weights, strict=True) if w > 0], key=lambda iw: -iw[1])
+    refits = {}
+    if plan.n_repeats == 1:  # repeated CV (tiny data) already bags many models; refits there hurt
+        refits = refit_on_all_rows([(i, outcome.outputs[i]) for i, _ in chosen], ctx, Deadline.after(time_left(1.02)))
+    if refits:
+        notes.append(f"{len(refits)} of {len(chosen)} ensemble member(s) refit on all {len(y):,} rows and blended "
+                     "with their fold models; the validation score describes the fold models")
+    members = [
+        BaggedModel(task, outcome.outputs[i].models, outcome.outputs[i].result.spec.name, refits.get(i))
+        for i, _ in chosen
+    ]
     blend = sum(w * outcome.outputs[i].oof for i, w in chosen)
     held = ~np.isnan(blend if blend.ndim == 1 else blend[:, 0])
     temperature = 1.0
@@ -220,5 +287,5 @@ def resolve_device(device: str) -> str:
 
 
 def _reserve(seconds: float) -> float:
-    """Time kept back from the search for ensembling and wrap-up."""
-    return min(max(0.5, 0.03 * seconds), 10.0)
+    """Time kept back from the search for ensembling, refitting the chosen members, and wrap-up."""
+    return min(max(0.5, 0.06 * seconds), 20.0)

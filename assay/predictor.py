@@ -19,12 +19,14 @@ from assay import __version__
 from assay.artifact.store import FAMILY_LIBRARIES, open_folder, save_folder
 from assay.data.clean import clean_frame
 from assay.data.leakage import shared_rows
-from assay.data.read import read_table
+from assay.data.read import read_with_report
 from assay.data.schema import Schema, parse_type_overrides, read_types_file
 from assay.ensemble import EnsembleModel
 from assay.errors import ConfigError, TargetError, problem
+from assay.evaluate import diagnostics as fit_diagnostics
 from assay.evaluate.metrics import evaluate_all, get_metric
-from assay.fit import FitSettings, fit_table
+from assay.fit import FitSettings, fit_table, override_settings
+from assay.preprocess.contract import ContractReport, check_contract
 from assay.preprocess.table import TablePreprocessor
 from assay.search.budget import Budget
 from assay.task import Task
@@ -50,7 +52,10 @@ class Predictor:
         types: dict[str, str] | list[str] | None = None,
         schema: str | Path | None = None,
         allow_leaky: bool = False,
+        group_column: str | None = None,
+        time_column: str | bool | None = None,
         verbose: bool = True,
+        settings: dict | None = None,
     ):
         self.target = target
         self.budget = budget
@@ -64,7 +69,10 @@ class Predictor:
         self.types = types
         self.schema = schema
         self.allow_leaky = allow_leaky
+        self.group_column = group_column  # grouped folds: no group in two parts
+        self.time_column = time_column  # time-ordered folds; None detects one, False never
         self.verbose = verbose
+        self.settings = settings  # advanced FitSettings by name, e.g. {"search": "random", "ensemble": False}
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, data, callbacks=(), *, query: str | None = None) -> Predictor:
@@ -74,9 +82,23 @@ class Predictor:
             raise ConfigError(
                 problem(f"seed must be a whole number >= 0, got {self.seed!r}", where="seed", fix="pass seed=0")
             )
+        overrides, hints = column_types(self.types, self.schema)
         settings = FitSettings(
-            self.target, budget, self.task, self.metric, self.seed, self.families, self.device, self.n_threads
+            self.target,
+            budget,
+            self.task,
+            self.metric,
+            self.seed,
+            self.families,
+            self.device,
+            self.n_threads,
+            types=overrides,
+            hints=hints,
+            allow_leaky=self.allow_leaky,
+            group_column=self.group_column,
+            time_column=self.time_column,
         )
+        settings = override_settings(settings, self.settings)
         callbacks = list(callbacks)
         if self.verbose:
             from assay.search.progress import RichProgress
@@ -87,6 +109,8 @@ class Predictor:
         self._preprocessor, self._ensemble = result.preprocessor, result.ensemble
         self._schema = result.schema
         self._row_hashes = result.row_hashes
+        diagnostics = result.diagnostics or fit_diagnostics.Diagnostics({})
+        self._diagnostics, self._baselines = diagnostics.data, diagnostics.models  # for the report
         weights = {m.name: w for m, w in zip(result.ensemble.members, result.ensemble.weights, strict=True)}
         self._info = {
             "target": self.target,
@@ -114,12 +138,13 @@ class Predictor:
         return self
 
     # --- predicting ----------------------------------------------------------------------
-    def predict(self, data) -> pd.Series:
-        raw, index = self._raw(data)
+    def predict(self, data, *, strict: bool = False) -> pd.Series:
+        """`strict`: refuse values of the wrong type instead of predicting them as missing."""
+        raw, index = self._raw(data, strict)
         values = self._task.decode(np.argmax(raw, axis=1)) if self._task.is_classification else raw
         return pd.Series(values, index=index, name=self.target)
 
-    def predict_proba(self, data) -> pd.DataFrame:
+    def predict_proba(self, data, *, strict: bool = False) -> pd.DataFrame:
         if not self._fitted()._task.is_classification:
             raise ConfigError(
                 problem(
@@ -128,22 +153,37 @@ class Predictor:
                     fix="use predict",
                 )
             )
-        raw, index = self._raw(data)
+        raw, index = self._raw(data, strict)
         return pd.DataFrame(raw, index=index, columns=list(self._task.classes))
 
-    def _raw(self, data) -> tuple[np.ndarray, pd.Index]:
-        frame = self._clean(data)
+    def _raw(self, data, strict: bool = False) -> tuple[np.ndarray, pd.Index]:
+        frame = self._clean(data, strict, stacklevel=5)
         X = frame.drop(columns=[self.target], errors="ignore")
         return self._ensemble.predict_raw(self._preprocessor.transform(X)), frame.index
 
-    def _clean(self, data) -> pd.DataFrame:
-        """New rows get the same fixes as the training rows, by the same schema."""
-        self._fitted()
-        return clean_frame(read_table(data), self._schema, target=self.target)[0]
+    def _clean(self, data, strict: bool = False, stacklevel: int = 4) -> pd.DataFrame:
+        """New rows get the same fixes as the training rows, by the same schema, and are held to
+        the input contract (stacklevel: warnings point at the caller of the public method)."""
+        frame, report = self._contract(data, strict)
+        report.enforce(stacklevel=stacklevel)
+        return frame
 
-    def evaluate(self, data) -> dict[str, float]:
+    def check(self, data, *, strict: bool = False) -> ContractReport:
+        """How `data` fits the model's input schema, column by column; raises only if unreadable."""
+        return self._contract(data, strict)[1]
+
+    def _contract(self, data, strict: bool) -> tuple[pd.DataFrame, ContractReport]:
+        self._fitted()
+        raw, read = read_with_report(data)
+        cleaned = clean_frame(raw, self._schema, target=self.target)[0]
+        lines = 2 if read.format in ("csv", "tsv") and not (read.rejected or read.comment_lines) else None
+        return check_contract(
+            raw, cleaned, self._preprocessor, schema=self._schema, target=self.target, strict=strict, line_offset=lines
+        )
+
+    def evaluate(self, data, *, strict: bool = False) -> dict[str, float]:
         """Every metric for the task on labelled data, the model's own metric first."""
-        frame = self._clean(data)
+        frame = self._clean(data, strict)
         if self.target not in frame.columns:
             raise TargetError(
                 problem(
@@ -190,6 +230,33 @@ class Predictor:
     def info(self) -> dict:
         return self._fitted()._info
 
+    # --- showing the work ------------------------------------------------------------------
+    def explain(self, data, *, explain_class=None) -> pd.DataFrame:
+        """Why each row got its prediction: a baseline plus one contribution per input column,
+        from the boosted members' own tree explainers (see assay.evaluate.explain)."""
+        from assay.evaluate.explain import explain_predictions
+
+        X = self._clean(data).drop(columns=[self.target], errors="ignore")
+        return explain_predictions(self._ensemble, self._preprocessor, self._task, X, explain_class)
+
+    def report(self, path, data=None) -> Path:
+        """Write the HTML report to `path` and its JSON beside it; `data`: labelled test rows to
+        evaluate too (intervals, baselines, validation-vs-test check, errors on them)."""
+        from assay.evaluate.report_data import build_report
+        from assay.report.fit_report import write_report
+
+        path = Path(path)
+        content = build_report(self._fitted(), data, seed=self.seed)
+        return write_report(content, path, path.with_suffix(".json"))[0]
+
+    def _report_into(self, folder: Path) -> None:
+        """report.html and report.json in a freshly saved model folder. They are not in the
+        manifest's checksums, so `assay report MODEL --data TEST` may rewrite them."""
+        try:
+            self.report(folder / "report.html")
+        except Exception as exc:  # the model is saved; a report failure must not undo that
+            warnings.warn(f"report not written: {type(exc).__name__}: {exc}", UserWarning, stacklevel=3)
+
     # --- persistence ---------------------------------------------------------------------
     def save(self, directory) -> Path:
         self._fitted()
@@ -201,6 +268,7 @@ class Predictor:
             (tmp / "schema.json").write_text(json.dumps(self._schema.to_dict(), indent=2, default=str))
             np.save(tmp / "row_hashes.npy", self._row_hashes, allow_pickle=False)
             self._ensemble.save(tmp / "ensemble")
+            fit_diagnostics.save(tmp, getattr(self, "_diagnostics", {}), getattr(self, "_baselines", {}))
 
         manifest = {
             "assay_version": __version__,
@@ -209,7 +277,9 @@ class Predictor:
             "input_schema": {p.name: {"kind": p.kind, "dtype": p.dtype} for p in self._preprocessor.plans_},
             "families_libraries": needed,
         }
-        return save_folder(directory, write, manifest)
+        path = save_folder(directory, write, manifest)
+        self._report_into(path)
+        return path
 
     @classmethod
     def load(cls, directory) -> Predictor:
@@ -229,6 +299,7 @@ class Predictor:
         predictor._schema = Schema.from_dict(json.loads((directory / "schema.json").read_text()))
         predictor._row_hashes = np.load(directory / "row_hashes.npy", allow_pickle=False)
         predictor._ensemble = EnsembleModel.load(directory / "ensemble", predictor._task)
+        predictor._diagnostics, predictor._baselines = fit_diagnostics.load(directory, predictor._task)
         predictor._info = {k: v for k, v in manifest.items() if k not in _MANIFEST_ONLY}
         return predictor
 

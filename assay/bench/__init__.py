@@ -3,7 +3,8 @@
 It lives inside the package (not only under bench/) so the protocol split and metric can be
 imported and unit-tested, and so the runner can be started as `python -m assay.bench.runner`
 in a fresh process per (system, dataset): peak memory and timings then belong to one fit only.
-The script that drives a whole suite is bench/core.py.
+bench/core.py drives the fixed assay-vs-LightGBM figure; harness.py drives `assay bench` (many
+systems, peers in their own venvs, component ablations), with store.py, stats.py and report.py.
 """
 
 from assay.bench.suite import BenchError, DatasetSpec, Score, load_suite, protocol_split, test_error

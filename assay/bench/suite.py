@@ -51,12 +51,20 @@ class Score:
 
 
 def load_suite(path) -> list[DatasetSpec]:
-    """The datasets of a suite file; their paths are relative to the datasets folder above suites/."""
+    """The datasets of a suite: a YAML file, or a folder of PMLB-style datasets (see load_folder).
+
+    In a YAML file, `path` entries are absolute, or relative to the file's `root:` when it names one,
+    or to the file's own folder when the file is there, or else to the datasets folder above suites/
+    (the layout of shared/datasets, where suites/public.yaml lives).
+    """
     path = Path(path)
+    if path.is_dir():
+        return load_folder(path)
     if not path.is_file():
         raise BenchError(f"suite file not found: {path}")
     doc = yaml.safe_load(path.read_text()) or {}
-    root = path.resolve().parent.parent
+    here = path.resolve().parent
+    root = (here / doc["root"]).resolve() if doc.get("root") else None
     specs, seen = [], set()
     for i, entry in enumerate(doc.get("datasets") or []):
         missing = [k for k in ("name", "path", "target", "task") if not entry.get(k)]
@@ -67,10 +75,70 @@ def load_suite(path) -> list[DatasetSpec]:
         if entry["name"] in seen:
             raise BenchError(f"{path}: dataset name {entry['name']!r} appears twice")
         seen.add(entry["name"])
-        specs.append(DatasetSpec(str(entry["name"]), root / entry["path"], str(entry["target"]), entry["task"]))
+        specs.append(
+            DatasetSpec(str(entry["name"]), _entry_path(entry["path"], here, root), str(entry["target"]), entry["task"])
+        )
     if not specs:
         raise BenchError(f"{path}: no datasets listed")
     return specs
+
+
+def _entry_path(entry: str, here: Path, root: Path | None) -> Path:
+    entry = Path(entry)
+    if entry.is_absolute():
+        return entry
+    if root is not None:
+        return root / entry
+    if (here / entry).exists():
+        return here / entry
+    return here.parent / entry
+
+
+def suite_name(path) -> str:
+    """The suite's `name:` (YAML) or its file or folder name: how results say which suite they hold."""
+    path = Path(path)
+    if path.is_file():
+        doc = yaml.safe_load(path.read_text()) or {}
+        if isinstance(doc, dict) and doc.get("name"):
+            return str(doc["name"])
+        return path.stem
+    return path.resolve().name
+
+
+def load_folder(folder: Path) -> list[DatasetSpec]:
+    """Every PMLB-style dataset under `folder`: a sub-folder NAME holding NAME.tsv.gz (or a CSV or
+    Parquet file) and metadata.yaml, whose `task` and target type give the protocol's task; the
+    label column is `target` unless the metadata names another. A folder that is itself one such
+    dataset is a suite of one."""
+    folder = Path(folder)
+    candidates = [folder] if (folder / "metadata.yaml").is_file() else sorted(p for p in folder.iterdir() if p.is_dir())
+    specs = [spec for d in candidates if (spec := _folder_dataset(d)) is not None]
+    if not specs:
+        raise BenchError(f"{folder}: no dataset folders with a metadata.yaml and a data file")
+    return specs
+
+
+def _folder_dataset(folder: Path) -> DatasetSpec | None:
+    meta_path = folder / "metadata.yaml"
+    if not meta_path.is_file():
+        return None
+    files = [folder / f"{folder.name}{ext}" for ext in (".tsv.gz", ".tsv", ".csv.gz", ".csv", ".parquet")]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        return None
+    meta = yaml.safe_load(meta_path.read_text()) or {}
+    target_meta = meta.get("target") if isinstance(meta.get("target"), dict) else {}
+    target = str(target_meta.get("name") or "target")
+    if meta.get("task") == "regression":
+        task = "regression"
+    elif target_meta.get("type") == "binary":
+        task = "binary"
+    elif target_meta.get("type") in ("categorical", "nominal", "ordinal"):
+        task = "multiclass"
+    else:  # a classification target typed "continuous" (PMLB has a few): count its classes
+        values = read_table(files[0])[target].dropna()
+        task = "binary" if values.nunique() == 2 else "multiclass"
+    return DatasetSpec(folder.name, files[0], target, task)
 
 
 def read_dataset(spec: DatasetSpec) -> pd.DataFrame:

@@ -34,10 +34,15 @@ def fit(
     types: list[str] = typer.Option(None, "--types", help="column kinds, e.g. zip=categorical (repeatable)"),
     schema: Path = typer.Option(None, "--schema", help="a schema file (column: kind) or a PMLB metadata.yaml"),
     allow_leaky: bool = typer.Option(False, "--allow-leaky", help="keep columns that look like they leak the target"),
+    group_col: str = typer.Option(None, "--group-col", help="keep each group's rows (customer, patient) together"),
+    time_col: str = typer.Option(None, "--time-col", help="validate on later rows than trained on (default: detected)"),
+    no_time_split: bool = typer.Option(False, "--no-time-split", help="shuffled folds even if a time column is found"),
 ):
     """Search models for DATA's TARGET within the budget, ensemble the best, save the result."""
     if budget is not None and trials is not None:
         raise ConfigError(problem("both --budget and --trials given", where="options", fix="choose one of them"))
+    if time_col is not None and no_time_split:
+        raise ConfigError(problem("both --time-col and --no-time-split given", where="options", fix="choose one"))
     predictor = Predictor(
         target,
         budget,
@@ -50,6 +55,8 @@ def fit(
         types=types,
         schema=schema,
         allow_leaky=allow_leaky,
+        group_column=group_col,
+        time_column=False if no_time_split else time_col,
     ).fit(data, query=query)
     console.print(leaderboard_table(predictor.leaderboard()))
     for line in predictor.info["cleaning"]:
@@ -58,3 +65,5 @@ def fit(
         console.print(f"[yellow]note[/]: {note}", highlight=False)
     path = predictor.save(out)
     console.print(f"model saved to [bold]{path}[/] (fit took {predictor.info['fit_seconds']:.1f} s)")
+    if (path / "report.html").is_file():
+        console.print(f"report: {path / 'report.html'} (on test rows: assay report {path} --data TEST)")

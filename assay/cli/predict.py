@@ -20,13 +20,17 @@ def predict(
     data: str = typer.Argument(..., help="rows to predict (the target column, if present, is ignored)"),
     output: Path = typer.Option(..., "--output", "-o", help="where to write predictions (.csv or .parquet)"),
     proba: bool = typer.Option(False, "--proba", help="also write class probabilities"),
+    strict: bool = typer.Option(False, "--strict", help="refuse wrong-type values instead of setting them missing"),
 ):
     """Predict DATA with MODEL and write one row per input row, in input order."""
     predictor = Predictor.load(model)
-    result = predictor.predict(data).to_frame(f"predicted_{predictor.target}")
+    name = f"predicted_{predictor.target}"
     if proba and predictor.info["task"]["kind"] != "regression":
-        probs = predictor.predict_proba(data)
-        result = result.join(probs.add_prefix("proba_"))
+        # one pass over the data: the classes are the columns, so the prediction is the likeliest
+        probs = predictor.predict_proba(data, strict=strict)
+        result = probs.idxmax(axis=1).rename(name).to_frame().join(probs.add_prefix("proba_"))
+    else:
+        result = predictor.predict(data, strict=strict).to_frame(name)
     write_table(result, output)
     console.print(f"{len(result):,} predictions written to [bold]{output.resolve()}[/]")
 
@@ -36,9 +40,10 @@ def evaluate(
     model: Path = typer.Argument(..., help="model folder written by `assay fit`"),
     data: str = typer.Argument(..., help="labelled rows, never used in training"),
     as_json: bool = typer.Option(False, "--json", help="print the scores as JSON"),
+    strict: bool = typer.Option(False, "--strict", help="refuse wrong-type values instead of setting them missing"),
 ):
     """Score MODEL on labelled DATA with every metric of its task."""
-    scores = Predictor.load(model).evaluate(data)
+    scores = Predictor.load(model).evaluate(data, strict=strict)
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
     else:

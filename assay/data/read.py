@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from assay.data import sources
+from assay.data import delimited, sources
 from assay.data.sources import EXTRA_NA_VALUES, ReadReport, Source, check_unique
 from assay.errors import DataSourceError, problem
 
@@ -175,7 +175,7 @@ def _read_path(path: Path, report: ReadReport, encoding, delimiter, sheet, rejec
         report.format = fmt + (f" ({compression})" if compression else "")
         src = Source(path, compression)
         if fmt in ("csv", "tsv"):
-            return sources.read_delimited(
+            return delimited.read_delimited(
                 src, report, encoding=encoding, delimiter=delimiter, tab=fmt == "tsv", rejects_path=rejects_path
             )
         if fmt == "parquet":

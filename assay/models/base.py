@@ -36,6 +36,9 @@ class Model:
     truncatable: ClassVar[bool] = True
     uses_gpu: ClassVar[bool] = False
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules the family needs
+    # The parameter counting rounds (trees, epochs) that early stopping chose on the validation
+    # fold; a model refit on all rows has no validation data and must be told how many to train.
+    rounds_param: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -120,6 +123,16 @@ class Model:
         model.n_features_in_ = state["n_features_in"]
         model._load(directory)
         return model
+
+    @classmethod
+    def full_data_params(cls, params: dict, fold_rounds: list[int], growth: float) -> dict:
+        """Params for one model on all training rows, from what its fold models learned: families
+        that stop early train for the folds' mean best round count, scaled up by `growth` (all rows
+        / fold training rows), since more data supports more rounds before over-fitting."""
+        rounds = [r for r in fold_rounds if r]
+        if cls.rounds_param is None or not rounds:
+            return dict(params)
+        return {**params, cls.rounds_param: max(1, int(round(float(np.mean(rounds)) * growth)))}
 
     # --- what a family writes -------------------------------------------------------------
     def _fit(self, X, y, X_val, y_val, deadline: Deadline) -> None:

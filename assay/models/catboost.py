@@ -25,6 +25,7 @@ _LOSS = {"binary": "Logloss", "multiclass": "MultiClass", "regression": "RMSE"}
 
 class CatBoostModel(Model):
     family = "catboost"
+    rounds_param = "iterations"
     requires = ("catboost",)
     uses_gpu = True
 

@@ -14,6 +14,10 @@ from assay.models.sklearn_io import load_skops, save_skops
 from assay.preprocess.dense import dense_encoder, dense_frame
 from assay.search.space import Choice, Int
 
+# One-hot levels are all equally far apart, so a many-level category swamps the distance; its
+# target encoding measured better from about 20 levels on (see assay.preprocess.dense).
+TARGET_LEVELS = 15
+
 
 class KNNModel(Model):
     family = "knn"
@@ -45,7 +49,9 @@ class KNNModel(Model):
             p=int(self.params.get("p", 2)),
             n_jobs=self.threads(),
         )
-        self.pipeline_ = Pipeline([("encode", dense_encoder(X, scaling="standard")), ("model", est)])
+        continuous = not self.task.is_classification
+        encoder = dense_encoder(X, "standard", y, continuous=continuous, seed=self.seed, target_levels=TARGET_LEVELS)
+        self.pipeline_ = Pipeline([("encode", encoder), ("model", est)])
         self.pipeline_.fit(dense_frame(X), y)
 
     def _predict_raw(self, X):

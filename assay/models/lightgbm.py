@@ -22,6 +22,7 @@ def early_stopping_patience(learning_rate: float) -> int:
 
 class LightGBMModel(Model):
     family = "lightgbm"
+    rounds_param = "n_estimators"
     requires = ("lightgbm",)
 
     @classmethod

@@ -40,7 +40,9 @@ class LinearModel(Model):
             est = LogisticRegression(C=float(self.params.get("C", 1.0)), max_iter=1000, random_state=self.seed)
         else:
             est = Ridge(alpha=float(self.params.get("alpha", 1.0)), random_state=self.seed)
-        encoder = dense_encoder(X, scaling=self.params.get("scaling", "standard"))
+        continuous = not self.task.is_classification
+        scaling = self.params.get("scaling", "standard")
+        encoder = dense_encoder(X, scaling, y, continuous=continuous, seed=self.seed)
         self.pipeline_ = Pipeline([("encode", encoder), ("model", est)]).fit(dense_frame(X), y)
 
     def _predict_raw(self, X):

@@ -24,6 +24,7 @@ _PATIENCE = 10  # epochs without a better validation loss before stopping
 
 class MLPModel(Model):
     family = "mlp"
+    rounds_param = "max_epochs"
     requires = ("torch",)
     uses_gpu = True
 
@@ -45,14 +46,16 @@ class MLPModel(Model):
         torch.set_num_threads(self.threads())
         self._torch_device = "cuda" if self.device == "cuda" else "cpu"
         p = self.params
-        self.encoder_ = dense_encoder(X, scaling="quantile").fit(dense_frame(X))
+        self.encoder_ = dense_encoder(X, "quantile", y, continuous=not self.task.is_classification, seed=self.seed)
+        # fit_transform, not fit then transform: only it cross-fits the target encoding
+        train_matrix = self.encoder_.fit_transform(dense_frame(X), y)
         if self.task.is_classification:
             self.target_ = (0.0, 1.0)
             loss_fn = torch.nn.CrossEntropyLoss()
         else:
             self.target_ = (float(np.mean(y)), float(np.std(y)) or 1.0)
             loss_fn = torch.nn.MSELoss()
-        xs, ys = self._tensors(X, y)
+        xs, ys = self._tensors(X, y, train_matrix)
         self.arch_ = {
             "n_in": int(xs.shape[1]),
             "n_out": self.task.n_classes if self.task.is_classification else 1,
@@ -98,10 +101,11 @@ class MLPModel(Model):
         self.best_iteration_ = best_epoch if best_state is not None else max(epochs, 1)
         self.net_.eval()
 
-    def _tensors(self, X, y):
+    def _tensors(self, X, y, matrix=None):
         import torch
 
-        xs = torch.as_tensor(self.encoder_.transform(dense_frame(X)), dtype=torch.float32)
+        matrix = self.encoder_.transform(dense_frame(X)) if matrix is None else matrix
+        xs = torch.as_tensor(matrix, dtype=torch.float32)
         if y is None:
             return xs.to(self._torch_device)
         if self.task.is_classification:

@@ -22,6 +22,7 @@ _OBJECTIVE = {"binary": "binary:logistic", "multiclass": "multi:softprob", "regr
 
 class XGBoostModel(Model):
     family = "xgboost"
+    rounds_param = "n_estimators"
     requires = ("xgboost",)
 
     @classmethod

@@ -65,7 +65,7 @@ class TablePreprocessor:
         return self
 
     def _vocabulary(self, col: pd.Series) -> list[str]:
-        counts = _as_text(col).value_counts()
+        counts = category_text(col).value_counts()
         keep = counts[counts >= self.min_category_count].index[: self.max_categories - 1].tolist()
         if len(keep) < len(counts):
             keep.append(OTHER)
@@ -84,28 +84,29 @@ class TablePreprocessor:
             elif plan.kind == "text":
                 out.update(text_features(col, plan.state, plan.name))
             else:
-                text = _as_text(col)
+                text = category_text(col)
                 known = set(plan.categories)
-                if OTHER in known:
-                    text = text.where(text.isna() | text.isin(known), OTHER)
+                # unseen levels: pooled where training pooled rare ones, else missing (said explicitly:
+                # pandas will refuse values outside a Categorical's categories)
+                text = text.where(text.isna() | text.isin(known), OTHER if OTHER in known else None)
                 out[plan.name] = pd.Categorical(text, categories=plan.categories)
         return pd.DataFrame(out, index=X.index)
 
     def check_columns(self, X: pd.DataFrame) -> None:
         """The input contract: every training column present; extra columns are ignored."""
-        missing = [c for c in self.input_columns_ if c not in X.columns and c not in self.dropped_]
+        missing = self.missing_columns(X)
         if missing:
-            raise SchemaError(
-                problem(
-                    f"data lacks {len(missing)} column(s) the model was trained on: {missing[:20]}",
-                    where="prediction data",
-                    fix="supply every training column (values may be missing)",
-                )
-            )
-        extra = [c for c in X.columns if c not in self.input_columns_]
+            raise SchemaError(missing_columns_message(missing))
+        extra = self.extra_columns(X)
         if extra:
-            warnings.warn(f"ignoring {len(extra)} column(s) the model was not trained on: {extra[:20]}", stacklevel=3)
+            warnings.warn(extra_columns_message(extra), stacklevel=3)
 
+    def missing_columns(self, X: pd.DataFrame) -> list[str]:
+        """Training columns absent from X (those dropped in training may be absent)."""
+        return [c for c in self.input_columns_ if c not in X.columns and c not in self.dropped_]
+
+    def extra_columns(self, X: pd.DataFrame, ignore=()) -> list[str]:
+        return [c for c in X.columns if c not in self.input_columns_ and c not in ignore]
 
     def to_dict(self) -> dict:
         return {
@@ -125,7 +126,19 @@ class TablePreprocessor:
         return pre
 
 
-def _as_dates(col: pd.Series) -> pd.Series:
+def missing_columns_message(missing: list) -> str:
+    return problem(
+        f"data lacks {len(missing)} column(s) the model was trained on: {missing[:20]}",
+        where="prediction data",
+        fix="supply every training column (values may be missing)",
+    )
+
+
+def extra_columns_message(extra: list) -> str:
+    return f"ignoring {len(extra)} column(s) the model was not trained on: {extra[:20]}"
+
+
+def as_dates(col: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(col):
         return col.dt.tz_localize(None) if getattr(col.dt, "tz", None) is not None else col
     return pd.to_datetime(col, errors="coerce", format="mixed")
@@ -133,25 +146,31 @@ def _as_dates(col: pd.Series) -> pd.Series:
 
 def _date_state(col: pd.Series) -> dict:
     """Which calendar parts vary in training (a part that never changes is no feature)."""
-    dates = _as_dates(col).dropna()
-    parts = [p for p in _DATE_PARTS if getattr(dates.dt, p).nunique() > 1]
+    dates = as_dates(col).dropna()
+    parts = [p for p in _DATE_PARTS if _date_part(dates, p).nunique() > 1]
     return {"parts": parts}
 
 
 def _date_features(col: pd.Series, plan: ColumnPlan) -> dict[str, np.ndarray]:
-    dates = _as_dates(col)
-    out = {f"{plan.name}__{p}": getattr(dates.dt, p).to_numpy(dtype=float, na_value=np.nan)
-           for p in plan.state["parts"]}
+    dates = as_dates(col)
+    out = {
+        f"{plan.name}__{p}": _date_part(dates, p).to_numpy(dtype=float, na_value=np.nan) for p in plan.state["parts"]
+    }
     elapsed = (dates - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
     out[f"{plan.name}__days_since_1970"] = elapsed.to_numpy(dtype=float, na_value=np.nan)
     return out
+
+
+def _date_part(dates: pd.Series, part: str) -> pd.Series:
+    """A calendar part; "dayofweek" keeps its saved name but reads pandas' non-deprecated one."""
+    return getattr(dates.dt, "day_of_week" if part == "dayofweek" else part)
 
 
 def _is_numeric(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
 
 
-def _as_text(col: pd.Series) -> pd.Series:
+def category_text(col: pd.Series) -> pd.Series:
     """Category values as trimmed strings, missing kept missing, 1 and 1.0 spelled alike."""
 
     def key(v):

@@ -21,7 +21,7 @@ import numpy as np
 
 from assay.models.registry import get_family
 from assay.search.budget import Deadline
-from assay.search.strategies import PortfolioStrategy, TPEStrategy
+from assay.search.strategies import TUNERS, PortfolioStrategy
 
 # Share of the remaining time one trial may take: portfolio trials are known-good and get more.
 _SHARE = {"portfolio": 0.4, "tpe": 0.25}
@@ -32,11 +32,13 @@ _MAX_REPEATS = 10  # proposals of already-measured configurations before a famil
 
 class Scheduler:
     def __init__(self, portfolio: PortfolioStrategy, families: list[str], task, n_rows, n_cols, seed, timed: bool,
-                 n_folds: int = 1):
+                 n_folds: int = 1, tuner: str | None = "tpe"):
         self.portfolio = portfolio
         self.timed = timed
         self.shape = (n_rows, n_cols, task.n_classes, n_folds)
-        self.tuners = {f: TPEStrategy(f, get_family(f).search_space(task, n_rows, n_cols), seed) for f in families}
+        self.origin = tuner or "none"  # a trial's origin names the tuner that proposed it
+        make = TUNERS[tuner] if tuner else None  # no tuner: the search ends with the portfolio
+        self.tuners = {f: make(f, get_family(f).search_space(task, n_rows, n_cols), seed) for f in families if make}
         self._done: dict[str, object] = {}  # (family, params) -> first result, so nothing is fitted twice
 
     # --- proposing -----------------------------------------------------------------------
@@ -52,9 +54,9 @@ class Scheduler:
                 params = tuner.ask()
                 earlier = self._done.get(_key(family, params))
                 if earlier is None:
-                    return family, params, "tpe", {"tpe_number": tuner._last}
-                tuner.tell(params, replace(earlier, extra={"tpe_number": tuner._last}))  # known: no refit
-            del self.tuners[family]  # its space is exhausted: TPE keeps proposing what was measured
+                    return family, params, self.origin, {f"{self.origin}_number": tuner._last}
+                tuner.tell(params, replace(earlier, extra={f"{self.origin}_number": tuner._last}))  # known: no refit
+            del self.tuners[family]  # its space is exhausted: the tuner keeps proposing what was measured
         return None
 
     def tell(self, result) -> None:
@@ -119,9 +121,18 @@ class Scheduler:
         if not complete or len(fold_errors) == 0:
             return False
         n = len(fold_errors)
-        reference = min(float(np.mean(r.fold_errors[:n])) for r in complete)
-        mine = float(np.mean(fold_errors))
-        return metric.regret(mine) > _PRUNE_FACTOR.get(origin, 1.3) * metric.regret(reference) + 1e-12
+        references = [e for e in (_finite_mean(r.fold_errors[:n]) for r in complete) if math.isfinite(e)]
+        mine = _finite_mean(fold_errors)
+        if not references or not math.isfinite(mine):
+            return False
+        return metric.regret(mine) > _PRUNE_FACTOR.get(origin, 1.3) * metric.regret(min(references)) + 1e-12
+
+
+def _finite_mean(errors) -> float:
+    """Mean over the folds that have an error: a time-ordered validation block holding one class
+    has no ROC AUC (NaN), the same block for every trial, so skipping it keeps comparisons fair."""
+    finite = [e for e in errors if math.isfinite(e)]
+    return float(np.mean(finite)) if finite else math.nan
 
 
 def _key(family: str, params: dict) -> str:

@@ -69,3 +69,33 @@ def test_no_temperature_without_mistakes_to_learn_from():
     cautious = np.full((300, 3), 0.2)
     cautious[np.arange(300), y] = 0.6
     assert fit_temperature(cautious, y) == 1.0
+
+
+def test_refit_on_all_rows_joins_the_bag_and_round_trips(tmp_path):
+    from assay.ensemble.refit import refit_on_all_rows
+    from assay.evaluate.metrics import get_metric
+    from assay.search.budget import Deadline
+    from assay.search.executors import TrialContext
+    from assay.search.executors.inline import InlineExecutor
+    from assay.search.trial import TrialSpec
+
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + 0.3 * rng.normal(size=300) > 0).astype(int).to_numpy()
+    task = Task("binary", ("n", "y"))
+    folds = [(np.setdiff1d(np.arange(300), np.arange(i, 300, 3)), np.arange(i, 300, 3)) for i in range(3)]
+    ctx = TrialContext(X, y, folds, task, get_metric("roc_auc", task))
+    spec = TrialSpec(0, "lightgbm", {"learning_rate": 0.1}, 0, "test")
+    output = InlineExecutor().run(spec, ctx, Deadline.never(), lambda errors: False)
+    refits = refit_on_all_rows([(0, output)], ctx, Deadline.never())
+    full = refits[0]
+    rounds = [m.best_iteration_ for m in output.models]
+    assert full.params["n_estimators"] == round(np.mean(rounds) * 1.5)  # 300 rows / 200 per fold
+    assert full.best_iteration_ == full.params["n_estimators"]
+    bag = BaggedModel(task, output.models, "lightgbm#0", full)
+    folds_only = np.mean([m.predict_raw(X) for m in output.models], axis=0)
+    assert np.allclose(bag.predict_raw(X), 0.5 * folds_only + 0.5 * full.predict_raw(X))
+    bag.save(tmp_path / "bag")
+    assert np.allclose(BaggedModel.load(tmp_path / "bag", task).predict_raw(X), bag.predict_raw(X))
+    # nothing is refit when its cost cannot fit in the time left
+    assert refit_on_all_rows([(0, output)], ctx, Deadline.after(0.0)) == {}

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from assay.data import sources
+from assay.data import delimited
 from assay.data.read import read_table, read_with_report
 from assay.errors import DataSourceError
 
@@ -115,12 +115,43 @@ def test_byte_undefined_in_windows_1252_falls_back_to_latin1(tmp_path):
     assert frame["word"].iloc[0] == "café" and frame["word"].iloc[-1] == "\x81x" and report.encoding == "latin-1"
 
 
+@pytest.fixture(params=[1, 8], ids=["streaming", "threaded"])
+def cores(request, monkeypatch):
+    """Both of pyarrow's readers: the choice between them depends on the machine's cores."""
+    monkeypatch.setattr(delimited, "_cores", lambda: request.param)
+
+
 @pytest.mark.parametrize(("late", "dtype"), [("2.5", np.float64), ("n/a", np.float64), ("x", object)])
-def test_types_that_change_after_the_sample(tmp_path, late, dtype):
+def test_types_that_change_after_the_sample(tmp_path, late, dtype, cores):
     body = "".join(f"{i},{i % 7}\n" for i in range(150_000))  # more than the 1 MiB sample
     frame = read_table(write(tmp_path, "late.csv", f"n,v\n{body}7,{late}\n"))
     assert len(frame) == 150_001 and (frame["v"].dtype == dtype or dtype is object and frame["v"].dtype != np.float64)
     assert frame["v"].iloc[0] == (0 if dtype is np.float64 else "0")
+
+
+def test_two_columns_surprise_after_the_sample_and_one_is_empty_there(tmp_path, cores):
+    body = "".join(f"{i},{i % 7},,{i}.5\n" for i in range(150_000))  # more than the 1 MiB sample
+    frame = read_table(write(tmp_path, "late2.csv", f"n,whole,empty,real\n{body}7,2.5,5,x\n"))
+    assert frame["whole"].dtype == np.float64 and frame["whole"].iloc[-1] == 2.5
+    assert frame["empty"].dtype == np.float64 and frame["empty"].iloc[-1] == 5 and frame["empty"].count() == 1
+    assert frame["real"].dtype != np.float64 and frame["real"].iloc[-1] == "x" and frame["real"].iloc[0] == "0.5"
+
+
+def test_slices_through_the_file_spare_a_second_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(delimited, "_SLICES_FROM", 0)  # slice this 2 MiB file as if it were large
+    reads = []
+    for name in ("read_csv", "open_csv"):  # the threaded reader, or the streaming one on two cores or fewer
+
+        def counting(source, real=getattr(delimited.pcsv, name), **options):
+            reads.append(isinstance(source, str))
+            return real(source, **options)
+
+        monkeypatch.setattr(delimited.pcsv, name, counting)
+    body = "".join(f"{i},{i % 7},{'' if i < 150_000 else i}\n" for i in range(200_000))
+    frame = read_table(write(tmp_path, "big.csv", f"n,v,sparse\n{body}1,?,2\n"))
+    assert reads.count(True) == 1  # the file itself was read once: the slice at the end saw the "?"
+    assert frame["v"].iloc[-1] == "?" and frame["v"].iloc[0] == "0"
+    assert frame["sparse"].dtype == np.float64 and frame["sparse"].iloc[-2] == 199_999
 
 
 def test_declared_encoding_overrides(tmp_path):
@@ -229,7 +260,7 @@ def test_dataframes(frame):
 RAGGED = '# comment\na,b,c\n1,2,3\n4,5\n6,7,8\n9,"x\ny",10\n11,12,13,14\n15,16,17\n'
 
 
-def test_ragged_lines_go_to_the_rejects_file(tmp_path):
+def test_ragged_lines_go_to_the_rejects_file(tmp_path, cores):
     frame, report = read_with_report(write(tmp_path, "ragged.csv", RAGGED))
     assert frame["a"].tolist() == [1, 6, 9, 15]
     assert report.rejected == 2 and report.rejects_path == str(tmp_path / "ragged.csv.rejects.csv")
@@ -238,6 +269,20 @@ def test_ragged_lines_go_to_the_rejects_file(tmp_path):
     assert [(r["line_number"], r["raw"]) for r in rows] == [("4", "4,5"), ("8", "11,12,13,14")]
     assert rows[0]["reason"] == "expected 3 fields, found 2"
     assert any("2 malformed" in note and "lines 4, 8" in note for note in report.notes)
+
+
+def test_rejected_lines_are_numbered_across_buffers(tmp_path, monkeypatch, cores):
+    monkeypatch.setattr(delimited, "_CHUNK_BYTES", 64)  # many buffers, and lines longer than one
+    lines = ["a,b,c"] + [f"{i},{i},{i}" for i in range(300)]
+    bad = {10: "1,2", 120: "1,2", 200: "x," * 100 + "y", 302: "9,9"}  # line number -> text
+    for number, text in sorted(bad.items()):
+        lines.insert(number - 1, text)
+    path = write(tmp_path, "crlf.csv", "\r\n".join(lines))  # no line end after the last row
+    frame, report = read_with_report(path)
+    assert len(frame) == 300 and report.rejected == 4
+    with open(report.rejects_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(int(r["line_number"]), r["raw"]) for r in rows] == sorted(bad.items())
 
 
 def test_rejects_path_option(tmp_path):
@@ -289,7 +334,7 @@ def test_pandas_fallback_is_reported(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise pa.ArrowInvalid("CSV parse error: simulated")
 
-    monkeypatch.setattr(sources, "_arrow_csv", refuse)
+    monkeypatch.setattr(delimited, "_arrow_csv", refuse)
     frame, report = read_with_report(write(tmp_path, "f.csv", PLAIN))
     assert len(frame) == 3 and report.engine.startswith("pandas")
     assert any("pyarrow could not parse" in note for note in report.notes)

@@ -2,6 +2,10 @@
 
 The suite's task is passed on so the metric is the protocol's even where detection might differ;
 what assay would have detected on its own is recorded in info, to catch detection regressions.
+
+An ablation swaps one component through `config` (factor -> level, see COMPONENTS), which maps
+onto Predictor's own arguments and its advanced `settings`: the benchmark runs the same public
+path as a user, only with one choice changed.
 """
 
 from __future__ import annotations
@@ -11,13 +15,68 @@ import time
 import pandas as pd
 
 from assay import Predictor
+from assay.bench.suite import BenchError
 from assay.task import detect_task
 
+GBDT = ["lightgbm", "xgboost", "catboost"]
+COMPONENTS = ("search", "ensemble", "models")  # the factors an ablation matrix may name
 
-def run(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str, budget: float, seed: int) -> dict:
+
+def predictor_options(config: dict | None) -> dict:
+    """Predictor keyword arguments for component choices such as
+    {"search": "random", "ensemble": "off", "models": "gbdt-only"}; BenchError names a bad one."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(COMPONENTS))
+    if unknown:
+        raise BenchError(f"unknown assay component(s) {', '.join(unknown)}; use {', '.join(COMPONENTS)}")
+    settings, options = {}, {}
+    if "search" in config:
+        from assay.search.strategies import parse_search
+
+        try:
+            parse_search(config["search"])
+        except Exception as exc:
+            raise BenchError(str(exc)) from None
+        settings["search"] = str(config["search"])
+    if "ensemble" in config:
+        level = str(config["ensemble"]).lower()
+        if level not in ("on", "off", "true", "false"):
+            raise BenchError(f"ensemble={config['ensemble']!r}: use on or off")
+        settings["ensemble"] = level in ("on", "true")
+    if "models" in config:
+        options["families"] = models_level(str(config["models"]))
+    if settings:
+        options["settings"] = settings
+    return options
+
+
+def models_level(level: str) -> list[str] | None:
+    from assay.models.registry import FAMILY_KEYS
+
+    if level == "all":
+        return None
+    if level in ("gbdt-only", "gbdt"):
+        return list(GBDT)
+    families = [f for f in level.split("+") if f]
+    unknown = [f for f in families if f not in FAMILY_KEYS]
+    if unknown or not families:
+        raise BenchError(f"models={level!r}: use all, gbdt-only, or families joined by + ({', '.join(FAMILY_KEYS)})")
+    return families
+
+
+def run(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    task: str,
+    budget: float,
+    seed: int,
+    config: dict | None = None,
+) -> dict:
     X_test = test.drop(columns=[target])
+    options = predictor_options(config)
     started = time.perf_counter()
-    predictor = Predictor(target=target, budget=budget, task=task, seed=seed, verbose=False).fit(train)
+    predictor = Predictor(target=target, budget=budget, task=task, seed=seed, verbose=False, **options).fit(train)
     fit_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -45,5 +104,6 @@ def run(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str, budget:
             "n_failed_trials": sum(t.get("status") == "failed" for t in trials),
             "ensemble": info.get("ensemble", {}).get("weights"),
             "validation": info.get("validation"),
+            "components": config or {},
         },
     }

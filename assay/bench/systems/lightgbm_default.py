@@ -17,7 +17,16 @@ import pandas as pd
 from assay.bench.suite import class_key
 
 
-def run(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str, budget: float, seed: int) -> dict:
+def run(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    task: str,
+    budget: float,
+    seed: int,
+    config: dict | None = None,
+) -> dict:
+    """`budget`, `seed` and `config` are ignored: the reference is LightGBM as it comes."""
     from lightgbm import LGBMClassifier, LGBMRegressor
 
     started = time.perf_counter()

@@ -7,11 +7,13 @@ cannot starve the last ones. The pruning decision is the scheduler's; this only 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import UndefinedMetricWarning
 
 from assay.models.registry import get_family
 from assay.search.budget import Deadline
@@ -67,7 +69,9 @@ class InlineExecutor:
             fit_s += model.fit_seconds_
             models.append(model)
             iterations.append(model.best_iteration_)
-            fold_errors.append(ctx.metric.error(ctx.y[va], fold_pred, ctx.task.n_classes))
+            with warnings.catch_warnings():  # a block of one class (time-ordered folds) has no ROC AUC: NaN
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                fold_errors.append(ctx.metric.error(ctx.y[va], fold_pred, ctx.task.n_classes))
             if i + 1 < k and should_prune(fold_errors):
                 return TrialOutput(
                     TrialResult(

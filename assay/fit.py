@@ -18,6 +18,7 @@ import pandas as pd
 
 from assay.data.clean import CleaningLog, clean_frame
 from assay.data.leakage import Leak, excluded_columns, find_leaks, row_hashes
+from assay.data.profile import profile_table
 from assay.data.read import ReadReport, read_with_report
 from assay.data.schema import Schema, infer_schema
 from assay.ensemble import BaggedModel, EnsembleModel, ensemble_selection
@@ -119,6 +120,7 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     check_split_columns(frame.columns, settings.target, settings.group_column, settings.time_column)
     schema = infer_schema(frame, target=settings.target, overrides=settings.types, hints=settings.hints)
     frame, cleaning = clean_frame(frame, schema, target=settings.target)
+    profile = profile_for_report(frame, settings.target, schema, cleaning, read_report, settings.seed)
     X, y_raw = split_target(frame, settings.target, notes)
     task = detect_task(y_raw, settings.task)
     metric = get_metric(settings.metric, task)
@@ -157,6 +159,8 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     until = fit_diagnostics.deadline(budget, started)
     diagnostics = fit_diagnostics.collect(ctx, plan, outcome, ensemble, preprocessor, settings.seed, clock, until,
                                           notes)
+    if profile is not None:
+        diagnostics.data["profile"] = profile
 
     return FitResult(
         schema,
@@ -177,6 +181,24 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
         notes,
         diagnostics,
     )
+
+
+_PROFILE_MAX_COLUMNS = 300  # above this the per-column profile would swell the saved report
+_PROFILE_SAMPLE_ROWS = 20_000
+
+
+def profile_for_report(frame, target, schema, cleaning, read_report, seed) -> dict | None:
+    """The data profile (the same one `assay profile` draws) for the report's Data section, on a
+    sample so it costs a fraction of a second; a failure costs the report a figure, never the fit."""
+    if frame.shape[1] > _PROFILE_MAX_COLUMNS:
+        return None
+    try:
+        profile = profile_table(frame, target=target, schema=schema, cleaning=cleaning, read_report=read_report,
+                                sample_rows=_PROFILE_SAMPLE_ROWS, seed=seed)
+    except Exception as exc:
+        warnings.warn(f"data profile skipped ({type(exc).__name__}: {exc})", UserWarning, stacklevel=2)
+        return None
+    return profile.to_dict()
 
 
 def guard_leaks(X, y_raw, task, schema, allow_leaky: bool, notes: list[str], time_column=None):

@@ -200,14 +200,17 @@ def _contributions(ensemble, X, y, task, fold_of, held, groups, analysis, seed, 
     row explained by the fold models that did not train on it."""
     if not any(m.family in explain.GBDT_FAMILIES for _, m in explain.leaf_models(ensemble)):
         return {"status": "skipped", "reason": "no gradient-boosting member in the ensemble"}
-    if until.remaining() < 0.5:
+    if until.remaining() < 2.0:  # one fold of tree explanations can take seconds (CatBoost's)
         return {"status": "skipped", "reason": "not enough time left"}
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(held, min(len(held), 300), replace=False))
     worst = [r["row"] for r in analysis["worst_rows"][:3]]
     rows = np.concatenate([sample, worst]).astype(int)
-    parts, explained, first = {}, {}, None
+    parts, explained, first, last = {}, {}, None, 0.0
     for f in np.unique(fold_of[rows]):
+        if first is not None and until.remaining() < last:  # the next fold would overrun: keep those done
+            break
+        started = time.monotonic()
         at = rows[fold_of[rows] == f]
         models = [(w, bag.members[f]) for w, bag in zip(ensemble.weights, ensemble.members, strict=True)]
         Xf = X.iloc[at]
@@ -218,6 +221,8 @@ def _contributions(ensemble, X, y, task, fold_of, held, groups, analysis, seed, 
             parts[int(i)] = (c["features"].iloc[j], c["baseline"][j])
             if task.is_classification:
                 explained[int(i)] = task.classes[1] if task.kind == "binary" else task.classes[int(cls[j])]
+        last = time.monotonic() - started
+    sample = np.array([i for i in sample if int(i) in parts], dtype=int)
     frame = pd.DataFrame([parts[int(i)][0] for i in sample], index=sample)
     out = {
         "status": "ok",
@@ -229,6 +234,8 @@ def _contributions(ensemble, X, y, task, fold_of, held, groups, analysis, seed, 
         "examples": [],
     }
     for row in analysis["worst_rows"][:3]:
+        if row["row"] not in parts:
+            continue
         values, baseline = parts[row["row"]]
         one = {"features": values.to_frame().T, "baseline": np.array([baseline])}
         example = explain.row_explanations(one, [0])[0]

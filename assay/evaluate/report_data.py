@@ -60,6 +60,7 @@ def build_report(predictor, data=None, *, seed: int = 0, seconds: float | None =
             "columns": [{"name": p.name, "kind": p.kind} for p in preprocessor.plans_],
             "dropped": dict(preprocessor.dropped_),
             "summary": diag.get("data"),
+            "profile": diag.get("profile"),
         },
         "search": {
             "budget": budget,

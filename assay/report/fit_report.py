@@ -128,7 +128,23 @@ def _data(c: dict, figs: _Figures) -> str:
     out.append(
         f'<div class="grid2"><div class="card">{fig}</div><div class="card">{lists or "nothing to note"}</div></div>'
     )
+    out.append(_profile_figures(d.get("profile"), figs))
     return "<section id='data'>" + "".join(out) + "</section>"
+
+
+def _profile_figures(profile: dict | None, figs: _Figures) -> str:
+    """Missingness and association with the target, drawn from the same profile `assay profile`
+    writes (assay.data.profile), so the two pages never disagree about the data."""
+    if not profile:
+        return ""
+    from assay.data.profile import Profile
+    from assay.report import figures
+
+    p = Profile.from_dict(profile)
+    divs = [figs.div(figures.missingness(p)), figs.div(figures.association(p))]
+    cards = "".join(f'<div class="card">{d}</div>' for d in divs if d)
+    note = f'<p class="small muted">{_e(p.basis)}</p>' if p.basis else ""
+    return f'<div class="grid2">{cards}</div>{note}' if cards else ""
 
 
 def _search(c: dict, figs: _Figures) -> str:

@@ -48,8 +48,12 @@ def test_saving_writes_the_report_and_the_diagnostics(model):
     assert prior["value"] > validation["high"]  # the model beats the class frequencies, beyond doubt
     assert content["diagnostics"]["learning"]["verdict"]["label"] in ("fine", "under-fitting", "over-fitting")
     assert content["search"]["anytime"] and all(t.get("end_s") is not None for t in content["search"]["trials"])
+    profile = content["data"]["profile"]  # the same profile `assay profile` draws feeds the Data section
+    assert {c["name"] for c in profile["columns"]} >= {"a", "colour", "y"} and profile["ranking"]
     page = (folder / "report.html").read_text()
     assert page.count("<section id=") == len(SECTIONS) and "<script src=" not in page  # nothing fetched
+    data_section = page.split("<section id='data'>")[1].split("</section>")[0]
+    assert data_section.count('class="plotly-graph-div"') >= 3  # target, missingness, association
     assert Predictor.load(folder).predict(model["test"]).notna().all()  # the report files do not upset loading
 
 

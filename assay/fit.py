@@ -157,8 +157,9 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     ensemble, ensemble_error = build_ensemble(outcome, ctx, plan, work, started, notes)
     events.emit("on_ensemble", weights=ensemble_weights(ensemble), score=metric.from_error(ensemble_error))
     until = fit_diagnostics.deadline(budget, started)
-    diagnostics = fit_diagnostics.collect(ctx, plan, outcome, ensemble, preprocessor, settings.seed, clock, until,
-                                          notes)
+    diagnostics = fit_diagnostics.collect(
+        ctx, plan, outcome, ensemble, preprocessor, settings.seed, clock, until, notes
+    )
     if profile is not None:
         diagnostics.data["profile"] = profile
 
@@ -193,8 +194,15 @@ def profile_for_report(frame, target, schema, cleaning, read_report, seed) -> di
     if frame.shape[1] > _PROFILE_MAX_COLUMNS:
         return None
     try:
-        profile = profile_table(frame, target=target, schema=schema, cleaning=cleaning, read_report=read_report,
-                                sample_rows=_PROFILE_SAMPLE_ROWS, seed=seed)
+        profile = profile_table(
+            frame,
+            target=target,
+            schema=schema,
+            cleaning=cleaning,
+            read_report=read_report,
+            sample_rows=_PROFILE_SAMPLE_ROWS,
+            seed=seed,
+        )
     except Exception as exc:
         warnings.warn(f"data profile skipped ({type(exc).__name__}: {exc})", UserWarning, stacklevel=2)
         return None
@@ -243,8 +251,9 @@ def split_target(frame: pd.DataFrame, target: str, notes: list[str]) -> tuple[pd
     return frame.loc[keep].drop(columns=[target]).reset_index(drop=True), y[keep].reset_index(drop=True)
 
 
-def build_ensemble(outcome: SearchOutcome, ctx: TrialContext, plan: ValidationPlan, budget: Budget, started: float,
-                   notes: list[str]):
+def build_ensemble(
+    outcome: SearchOutcome, ctx: TrialContext, plan: ValidationPlan, budget: Budget, started: float, notes: list[str]
+):
     """Weights by ensemble selection on out-of-fold predictions; then, time allowing, each chosen
     configuration refit on all rows joins its bag (assay.ensemble.bagging says why). The returned
     error is the out-of-fold one: it describes the fold models, the only ones validated."""
@@ -260,8 +269,10 @@ def build_ensemble(outcome: SearchOutcome, ctx: TrialContext, plan: ValidationPl
     if plan.n_repeats == 1:  # repeated CV (tiny data) already bags many models; refits there hurt
         refits = refit_on_all_rows([(i, outcome.outputs[i]) for i, _ in chosen], ctx, Deadline.after(time_left(1.02)))
     if refits:
-        notes.append(f"{len(refits)} of {len(chosen)} ensemble member(s) refit on all {len(y):,} rows and blended "
-                     "with their fold models; the validation score describes the fold models")
+        notes.append(
+            f"{len(refits)} of {len(chosen)} ensemble member(s) refit on all {len(y):,} rows and blended "
+            "with their fold models; the validation score describes the fold models"
+        )
     members = [
         BaggedModel(task, outcome.outputs[i].models, outcome.outputs[i].result.spec.name, refits.get(i))
         for i, _ in chosen

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean browser postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,15 @@ browser:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
 	  echo "note: chromium could not be installed; the browser test will be skipped"
 
-test: $(VENV)/.dev browser
+# The registry's PostgreSQL tests start Debian's postgresql server on loopback in a temp folder
+# (tests/registry/conftest.py). Installed when missing and apt-get can; otherwise they skip and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } || \
+	  echo "note: postgresql could not be installed; the registry's PostgreSQL tests will be skipped"
+
+test: $(VENV)/.dev browser postgres
 	$(BIN)/ruff check assay tests bench
 	$(BIN)/python -m pytest
 

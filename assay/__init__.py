@@ -11,6 +11,7 @@ from assay.errors import (  # noqa: E402
     ConfigError,
     DataError,
     DataSourceError,
+    RegistryError,
     SchemaError,
     TargetError,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "DataError",
     "DataSourceError",
     "Predictor",
+    "RegistryError",
     "SchemaError",
     "TargetError",
     "__version__",

@@ -6,7 +6,8 @@
     │   └── TargetError             target column missing, all missing, a single class, non-numeric
     ├── ConfigError                 an argument is out of range or unknown (budget, metric, task ...)
     ├── SchemaError                 prediction data does not match what the model was trained on
-    └── ArtifactError               a saved model folder is incomplete, tampered or incompatible
+    ├── ArtifactError               a saved model folder is incomplete, tampered or incompatible
+    └── RegistryError               unknown model name or version, a forbidden stage change, a bad token id
 
 Every message says three things: the problem, where it is (column, argument, path), and the fix.
 Build them with :func:`problem` so they read the same everywhere.
@@ -43,6 +44,10 @@ class SchemaError(AssayError):
 
 class ArtifactError(AssayError):
     """A saved model cannot be loaded safely."""
+
+
+class RegistryError(AssayError):
+    """The model registry cannot do what was asked (unknown name or version, forbidden change)."""
 
 
 def problem(what: str, *, where: str | None = None, fix: str) -> str:

@@ -156,6 +156,17 @@ class Predictor:
         raw, index = self._raw(data, strict)
         return pd.DataFrame(raw, index=index, columns=list(self._task.classes))
 
+    def predict_file(
+        self, src, dst, chunk_rows: int = 100_000, *, proba: bool = False, strict: bool = False, progress: bool = False
+    ):
+        """Predict a CSV or Parquet file of any size into `dst` (.csv or .parquet), `chunk_rows` rows
+        at a time, so memory stays bounded; the predictions equal `predict`'s (see assay.stream)."""
+        from assay.stream import predict_file
+
+        return predict_file(
+            self._fitted(), src, dst, chunk_rows=chunk_rows, proba=proba, strict=strict, progress=progress
+        )
+
     def _raw(self, data, strict: bool = False) -> tuple[np.ndarray, pd.Index]:
         frame = self._clean(data, strict, stacklevel=5)
         X = frame.drop(columns=[self.target], errors="ignore")

@@ -1,6 +1,17 @@
 """The `assay` command line (Typer); every command mirrors something the Python API does."""
 
-from assay.cli import bench, demo, explain, fit, predict, profile, report  # noqa: F401  (each registers its commands)
+from assay.cli import (  # noqa: F401  (each registers its commands)
+    bench,
+    demo,
+    explain,
+    export,
+    fit,
+    models,
+    predict,
+    profile,
+    report,
+    tokens,
+)
 from assay.cli.app import app, main
 
 __all__ = ["app", "main"]

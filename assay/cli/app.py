@@ -23,8 +23,15 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-def command(*args, **kwargs):
-    """app.command, plus the error policy: user errors exit 2 with one clear message."""
+def group(name: str, help: str) -> typer.Typer:
+    """A command group (`assay models list`): its commands use `command(..., on=the_group)`."""
+    sub = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=help)
+    app.add_typer(sub, name=name)
+    return sub
+
+
+def command(*args, on: typer.Typer | None = None, **kwargs):
+    """app.command (or a group's, with `on`), plus the error policy: user errors exit 2 with one clear message."""
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -41,7 +48,7 @@ def command(*args, **kwargs):
                         if issubclass(w.category, UserWarning) and w.filename.find("assay") >= 0:
                             err_console.print(f"[yellow]warning[/]: {w.message}", highlight=False)
 
-        return app.command(*args, **kwargs)(wrapper)
+        return (on or app).command(*args, **kwargs)(wrapper)
 
     return decorate
 

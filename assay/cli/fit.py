@@ -37,12 +37,17 @@ def fit(
     group_col: str = typer.Option(None, "--group-col", help="keep each group's rows (customer, patient) together"),
     time_col: str = typer.Option(None, "--time-col", help="validate on later rows than trained on (default: detected)"),
     no_time_split: bool = typer.Option(False, "--no-time-split", help="shuffled folds even if a time column is found"),
+    register: str = typer.Option(None, "--register", help="also register the model under this name (a candidate)"),
 ):
     """Search models for DATA's TARGET within the budget, ensemble the best, save the result."""
     if budget is not None and trials is not None:
         raise ConfigError(problem("both --budget and --trials given", where="options", fix="choose one of them"))
     if time_col is not None and no_time_split:
         raise ConfigError(problem("both --time-col and --no-time-split given", where="options", fix="choose one"))
+    if register:
+        from assay.registry.service import check_name
+
+        check_name(register)  # before the fit, not after it
     predictor = Predictor(
         target,
         budget,
@@ -67,3 +72,10 @@ def fit(
     console.print(f"model saved to [bold]{path}[/] (fit took {predictor.info['fit_seconds']:.1f} s)")
     if (path / "report.html").is_file():
         console.print(f"report: {path / 'report.html'} (on test rows: assay report {path} --data TEST)")
+    if register:
+        from assay.registry import Registry
+
+        with Registry() as registry:
+            source = str(Path(data).resolve()) if "://" not in data and Path(data).exists() else data
+            record = registry.register(path, register, source=source)
+        console.print(f"registered as [bold]{register}[/] v{record.version} ({record.stage})")

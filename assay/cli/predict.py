@@ -10,8 +10,12 @@ import typer
 
 from assay.cli.app import command
 from assay.cli.render import console, leaderboard_table, metrics_table
+from assay.data.chunks import chunk_format
 from assay.errors import ConfigError, problem
 from assay.predictor import Predictor
+
+STREAM_BYTES = 64 * 2**20  # larger files are predicted chunk by chunk, with bounded memory
+STREAM_ROWS = 100_000
 
 
 @command("predict")
@@ -21,9 +25,22 @@ def predict(
     output: Path = typer.Option(..., "--output", "-o", help="where to write predictions (.csv or .parquet)"),
     proba: bool = typer.Option(False, "--proba", help="also write class probabilities"),
     strict: bool = typer.Option(False, "--strict", help="refuse wrong-type values instead of setting them missing"),
+    chunk_rows: int = typer.Option(
+        None, "--chunk-rows", help=f"predict this many rows at a time (default: {STREAM_ROWS:,} for files over 64 MB)"
+    ),
 ):
     """Predict DATA with MODEL and write one row per input row, in input order."""
     predictor = Predictor.load(model)
+    if chunk_rows is not None or _large(data):
+        result = predictor.predict_file(
+            data, output, chunk_rows or STREAM_ROWS, proba=proba, strict=strict, progress=True
+        )
+        console.print(
+            f"{result.n_rows:,} predictions written to [bold]{output.resolve()}[/] ({result.n_chunks} chunk(s))"
+        )
+        for note in result.source.notes:
+            console.print(f"[yellow]note[/]: {note}")
+        return
     name = f"predicted_{predictor.target}"
     if proba and predictor.info["task"]["kind"] != "regression":
         # one pass over the data: the classes are the columns, so the prediction is the likeliest
@@ -57,6 +74,12 @@ def leaderboard(
 ):
     """Show every trial of MODEL's search, best first, with its ensemble weight."""
     console.print(leaderboard_table(Predictor.load(model).leaderboard(), top=top))
+
+
+def _large(data: str) -> bool:
+    """Files above STREAM_BYTES that can be read in chunks are streamed; smaller ones are read whole."""
+    path = Path(data)
+    return chunk_format(path) is not None and path.is_file() and path.stat().st_size > STREAM_BYTES
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

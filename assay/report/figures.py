@@ -51,17 +51,7 @@ def histogram(col: ColumnProfile, *, note: str = "", color: str = BLUE) -> go.Fi
     )
     median = col.stats.get("median")
     if median is not None:
-        fig.add_vline(x=median, line={"dash": "dash", "color": "#444", "width": 1})
-        fig.add_annotation(
-            x=median,
-            y=1,
-            yref="paper",
-            text=f"median {median:.4g}",
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            bgcolor="rgba(255,255,255,0.85)",
-        )
+        mark_x(fig, median, f"median {median:.4g}")
     return _layout(fig, f"Distribution of {_esc(col.name)}", note, xtitle=_esc(col.name), ytitle="rows")
 
 
@@ -163,6 +153,15 @@ def target_distribution(profile: Profile) -> go.Figure | None:
 
 
 # ---- shared ----------------------------------------------------------------------------------
+
+
+def mark_x(fig: go.Figure, x, text: str) -> None:
+    """A dashed vertical line at x, labelled at the top: the one way both pages mark a value."""
+    fig.add_vline(x=x, line={"dash": "dash", "color": "#444", "width": 1})
+    fig.add_annotation(
+        x=x, y=1, yref="paper", text=text, showarrow=False, xanchor="left", yanchor="top",
+        bgcolor="rgba(255,255,255,0.85)",
+    )  # fmt: skip
 
 
 def _hbars(rows: list, title: str, note: str, *, unit: str) -> go.Figure:

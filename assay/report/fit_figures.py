@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from assay.report.figures import BLUE, GREY, ORANGE, RED, _esc, _labels, _layout
+from assay.report.figures import BLUE, GREY, ORANGE, RED, _esc, _labels, _layout, mark_x
 
 GREEN = "#2a9d8f"
 PURPLE = "#7a5195"
@@ -199,17 +199,7 @@ def learning_rounds(content: dict) -> go.Figure | None:
         "boosting rounds",
         log_x=False,
     )
-    fig.add_vline(x=rounds["best_round"], line={"dash": "dash", "color": "#444", "width": 1})
-    fig.add_annotation(
-        x=rounds["best_round"],
-        y=1,
-        yref="paper",
-        text=f"best round {rounds['best_round']:,}",
-        showarrow=False,
-        xanchor="left",
-        yanchor="top",
-        bgcolor="rgba(255,255,255,0.85)",
-    )
+    mark_x(fig, rounds["best_round"], f"best round {rounds['best_round']:,}")
     return fig
 
 

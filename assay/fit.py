@@ -103,6 +103,34 @@ class FitResult:
     seconds: float
     notes: list[str] = field(default_factory=list)
     diagnostics: Diagnostics | None = None  # what the report needs from the fit (assay.evaluate.diagnostics)
+    sample: TrainingSample | None = None  # training rows kept for monitoring (assay.monitor.reference)
+
+
+REFERENCE_ROWS = 5_000  # training rows kept beside the model: bounded memory, enough to measure drift
+
+
+@dataclass
+class TrainingSample:
+    """Up to REFERENCE_ROWS training rows as the model took them (cleaned, before preprocessing),
+    their labels and the ensemble's out-of-fold output: what monitoring compares new rows with.
+    Sampled here because only the fit still holds the whole table."""
+
+    rows: pd.DataFrame
+    target: pd.Series
+    oof: np.ndarray | None
+    n_rows: int
+
+
+def training_sample(X: pd.DataFrame, y_raw: pd.Series, outcome, ensemble, seed: int) -> TrainingSample:
+    keep = np.arange(len(X))
+    if len(X) > REFERENCE_ROWS:
+        keep = np.sort(np.random.default_rng(seed).choice(len(X), size=REFERENCE_ROWS, replace=False))
+    try:
+        oof = fit_diagnostics.ensemble_oof(outcome, ensemble)[keep]
+    except Exception:  # e.g. no out-of-fold rows: monitoring then has no prediction reference, nothing worse
+        oof = None
+    rows = X.iloc[keep].reset_index(drop=True)
+    return TrainingSample(rows, y_raw.iloc[keep].reset_index(drop=True), oof, len(X))
 
 
 def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query: str | None = None) -> FitResult:
@@ -181,6 +209,7 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
         time.monotonic() - started,
         notes,
         diagnostics,
+        training_sample(X, y_raw, outcome, ensemble, settings.seed),
     )
 
 

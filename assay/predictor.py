@@ -27,7 +27,7 @@ from assay.evaluate import diagnostics as fit_diagnostics
 from assay.evaluate.metrics import evaluate_all, get_metric
 from assay.fit import FitSettings, fit_table, override_settings
 from assay.preprocess.contract import ContractReport, check_contract
-from assay.preprocess.table import TablePreprocessor
+from assay.preprocess.table import OTHER, TablePreprocessor
 from assay.search.budget import Budget
 from assay.task import Task
 
@@ -109,6 +109,7 @@ class Predictor:
         self._preprocessor, self._ensemble = result.preprocessor, result.ensemble
         self._schema = result.schema
         self._row_hashes = result.row_hashes
+        self._sample = result.sample  # training rows for monitoring, written as reference.parquet
         diagnostics = result.diagnostics or fit_diagnostics.Diagnostics({})
         self._diagnostics, self._baselines = diagnostics.data, diagnostics.models  # for the report
         weights = {m.name: w for m, w in zip(result.ensemble.members, result.ensemble.weights, strict=True)}
@@ -126,8 +127,11 @@ class Predictor:
             "leaks": [asdict(leak) for leak in result.leaks],
             "hashed_columns": sorted(result.preprocessor.input_columns_),
             "cleaning": result.cleaning.describe(),
-            "read": {"format": result.read_report.format, "engine": result.read_report.engine,
-                     "encoding": result.read_report.encoding},
+            "read": {
+                "format": result.read_report.format,
+                "engine": result.read_report.engine,
+                "encoding": result.read_report.encoding,
+            },
             "ensemble": {
                 "weights": weights,
                 "temperature": result.ensemble.temperature,
@@ -167,10 +171,48 @@ class Predictor:
             self._fitted(), src, dst, chunk_rows=chunk_rows, proba=proba, strict=strict, progress=progress
         )
 
+    def predict_with_report(self, data, *, strict: bool = False) -> tuple[np.ndarray | None, ContractReport]:
+        """(class probabilities or values, the input contract's report) in one pass, for callers
+        that present the report themselves (the REST server turns it into per-field errors):
+        nothing is warned or raised about the contract, and nothing is predicted (None) when the
+        report has errors. Rows are in the order given; labels: `info["task"]["classes"]`."""
+        frame, report = self._contract(data, strict)
+        if not report.ok:
+            return None, report
+        return self._ensemble.predict_raw(self._preprocessor.transform(self._features(frame))), report
+
+    @property
+    def input_schema(self) -> list[dict]:
+        """The columns new rows must carry, in training order: each one's kind, whether it is
+        required (dropped columns may be left out) and the categories the model knows; what the
+        server's schema endpoint and the web app's one-row form are built from."""
+        self._fitted()
+        plans = {p.name: p for p in self._preprocessor.plans_}
+        out = []
+        for name in self._preprocessor.input_columns_:
+            plan = plans.get(name)
+            kind = self._schema.kind_of(name) if name in self._schema else (plan.kind if plan else "unknown")
+            levels = [c for c in plan.categories if c != OTHER] if plan is not None else []
+            if kind == "boolean":  # the spellings training read as yes and no
+                details = self._schema[name].details
+                levels = [str(v) for v in (*details.get("true_values", ()), *details.get("false_values", ()))]
+            out.append(
+                {
+                    "name": str(name),
+                    "kind": kind,
+                    "required": name not in self._preprocessor.dropped_,
+                    "dropped": self._preprocessor.dropped_.get(name),
+                    "categories": levels,
+                }
+            )
+        return out
+
+    def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.drop(columns=[self.target]) if self.target in frame.columns else frame
+
     def _raw(self, data, strict: bool = False) -> tuple[np.ndarray, pd.Index]:
         frame = self._clean(data, strict, stacklevel=5)
-        X = frame.drop(columns=[self.target], errors="ignore")
-        return self._ensemble.predict_raw(self._preprocessor.transform(X)), frame.index
+        return self._ensemble.predict_raw(self._preprocessor.transform(self._features(frame))), frame.index
 
     def _clean(self, data, strict: bool = False, stacklevel: int = 4) -> pd.DataFrame:
         """New rows get the same fixes as the training rows, by the same schema, and are held to
@@ -186,7 +228,7 @@ class Predictor:
     def _contract(self, data, strict: bool) -> tuple[pd.DataFrame, ContractReport]:
         self._fitted()
         raw, read = read_with_report(data)
-        cleaned = clean_frame(raw, self._schema, target=self.target)[0]
+        cleaned = clean_frame(raw, self._schema, target=self.target, count_duplicates=False)[0]
         lines = 2 if read.format in ("csv", "tsv") and not (read.rejected or read.comment_lines) else None
         return check_contract(
             raw, cleaned, self._preprocessor, schema=self._schema, target=self.target, strict=strict, line_offset=lines
@@ -280,6 +322,9 @@ class Predictor:
             np.save(tmp / "row_hashes.npy", self._row_hashes, allow_pickle=False)
             self._ensemble.save(tmp / "ensemble")
             fit_diagnostics.save(tmp, getattr(self, "_diagnostics", {}), getattr(self, "_baselines", {}))
+            from assay.monitor.reference import write_reference
+
+            write_reference(tmp, self)
 
         manifest = {
             "assay_version": __version__,
@@ -310,9 +355,35 @@ class Predictor:
         predictor._schema = Schema.from_dict(json.loads((directory / "schema.json").read_text()))
         predictor._row_hashes = np.load(directory / "row_hashes.npy", allow_pickle=False)
         predictor._ensemble = EnsembleModel.load(directory / "ensemble", predictor._task)
-        predictor._diagnostics, predictor._baselines = fit_diagnostics.load(directory, predictor._task)
+        predictor._report_folder = directory.resolve()  # diagnostics, baselines: loaded when the report asks
         predictor._info = {k: v for k, v in manifest.items() if k not in _MANIFEST_ONLY}
+        predictor._folder = directory.resolve()  # monitoring reads reference.parquet from here
         return predictor
+
+    # The fit's diagnostics and baseline models serve only the report. A loaded model reads them on
+    # first use: a server that only predicts never pays for them (loading the linear baseline
+    # through scikit-learn imported PyTorch: ~250 MB of a serving process).
+    @property
+    def _diagnostics(self) -> dict:
+        return self._report_parts()[0]
+
+    @_diagnostics.setter
+    def _diagnostics(self, value: dict) -> None:
+        self._report_parts_ = (value, self.__dict__.get("_report_parts_", ({}, {}))[1])
+
+    @property
+    def _baselines(self) -> dict:
+        return self._report_parts()[1]
+
+    @_baselines.setter
+    def _baselines(self, value: dict) -> None:
+        self._report_parts_ = (self.__dict__.get("_report_parts_", ({}, {}))[0], value)
+
+    def _report_parts(self) -> tuple[dict, dict]:
+        if "_report_parts_" not in self.__dict__:
+            folder = self.__dict__.get("_report_folder")
+            self._report_parts_ = fit_diagnostics.load(folder, self._task) if folder is not None else ({}, {})
+        return self._report_parts_
 
     def _fitted(self) -> Predictor:
         if not hasattr(self, "_ensemble"):

@@ -7,9 +7,12 @@ from assay.cli import (  # noqa: F401  (each registers its commands)
     export,
     fit,
     models,
+    monitor,
     predict,
     profile,
     report,
+    retrain,
+    serve,
     tokens,
 )
 from assay.cli.app import app, main

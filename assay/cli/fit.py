@@ -14,8 +14,10 @@ from assay.predictor import Predictor
 
 @command("fit")
 def fit(
-    data: str = typer.Argument(..., help="a table file (CSV, TSV, Parquet, Feather, Excel, JSON lines), or a "
-                               "database URL / 'duckdb' with --query"),
+    data: str = typer.Argument(
+        ...,
+        help="a table file (CSV, TSV, Parquet, Feather, Excel, JSON lines), or a database URL / 'duckdb' with --query",
+    ),
     query: str = typer.Option(None, "--query", "-q", help="SQL to run against DATA (a SQLAlchemy URL, or duckdb)"),
     target: str = typer.Option(..., "--target", "-t", help="the column to predict"),
     budget: float = typer.Option(None, "--budget", "-b", help="wall-clock seconds for the whole fit (default 60)"),

@@ -14,9 +14,12 @@ from assay.cli.render import console
 from assay.errors import ConfigError, problem
 from assay.registry import ModelVersion, Registry
 
-models = group("models", "The model registry: register, list, show, promote, archive, delete versions.")
+models = group(
+    "models", "The model registry: register, list, show, promote, roll back, archive, delete versions; decisions."
+)
 REGISTRY_HELP = "registry URL (default $ASSAY_REGISTRY_URL, else sqlite under $ASSAY_HOME or ~/.assay)"
 STAGE_STYLE = {"production": "bold green", "candidate": "cyan", "archived": "dim"}
+DECISION_STYLE = {"promoted": "bold green", "kept": "yellow", "rolled_back": "cyan", "failed": "bold red"}
 
 
 @command("list", on=models)
@@ -81,12 +84,59 @@ def register(
 def promote(
     name: str = typer.Argument(...),
     version: int = typer.Argument(...),
+    reason: str = typer.Option(None, "--reason", help="why, for the decision record (`assay models decisions`)"),
     registry: str = typer.Option(None, "--registry", help=REGISTRY_HELP),
 ):
     """Make VERSION NAME's production version; the previous one is archived."""
     with Registry(registry) as reg:
-        record = reg.promote(name, version)
+        record = reg.promote(name, version, reason=reason)
     console.print(f"[bold]{escape(name)}[/] v{record.version} is now in production")
+
+
+@command("rollback", on=models)
+def rollback(
+    name: str = typer.Argument(...),
+    reason: str = typer.Option(None, "--reason", help="why, for the decision record (`assay models decisions`)"),
+    registry: str = typer.Option(None, "--registry", help=REGISTRY_HELP),
+):
+    """Put NAME's previous production version back; the current one is archived (kept on disk)."""
+    with Registry(registry) as reg:
+        before = reg.production(name).version
+        record = reg.rollback(name, reason=reason)
+    console.print(f"[bold]{escape(name)}[/] rolled back: v{record.version} is in production again, v{before} archived")
+
+
+@command("decisions", on=models)
+def decisions(
+    name: str = typer.Argument(...),
+    limit: int = typer.Option(20, "--limit", help="the newest N decisions"),
+    registry: str = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+):
+    """What changed NAME's production version or kept it, when and why: promotions, retrainings, rollbacks."""
+    with Registry(registry) as reg:
+        records = reg.decisions(name, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([d.to_dict() for d in records], indent=2, default=str))
+        return
+    if not records:
+        console.print(f"no decisions recorded for {escape(name)} yet")
+        return
+    table = Table(title=f"decisions about {escape(name)}, newest first (--json: intervals and details)")
+    for col in ("time", "action", "versions", "metric", "scores", "p", "n", "reason"):
+        table.add_column(col, justify="right" if col in ("p", "n") else "left", no_wrap=col != "reason")
+    for d in records:
+        table.add_row(
+            d.created.strftime("%Y-%m-%d %H:%M") if d.created else "-",
+            f"[{DECISION_STYLE.get(d.action, '')}]{d.action}[/]",
+            " -> ".join(f"v{v}" if v else "-" for v in (d.champion_version, d.challenger_version)),
+            d.metric or "-",
+            " -> ".join(f"{v:.4g}" for v in (d.champion_score, d.challenger_score) if v is not None) or "-",
+            f"{d.p_value:.2g}" if d.p_value is not None else "-",
+            str(d.holdout_rows) if d.holdout_rows else "-",
+            escape(d.reason.split(" (")[0]),  # the figures are in the columns beside it
+        )
+    console.print(table)
 
 
 @command("archive", on=models)

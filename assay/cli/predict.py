@@ -28,9 +28,29 @@ def predict(
     chunk_rows: int = typer.Option(
         None, "--chunk-rows", help=f"predict this many rows at a time (default: {STREAM_ROWS:,} for files over 64 MB)"
     ),
+    log: str = typer.Option(
+        None, "--log", help="also log inputs and predictions under this model name, for feedback and monitoring"
+    ),
+    log_version: str = typer.Option(None, "--log-version", help="with --log: the model version to record"),
+    registry: str = typer.Option(None, "--registry", help="with --log: registry URL holding the prediction log"),
 ):
     """Predict DATA with MODEL and write one row per input row, in input order."""
     predictor = Predictor.load(model)
+    if log is not None:
+        from assay.cli.monitor import predict_and_log
+
+        if chunk_rows is not None or _large(data):
+            raise ConfigError(
+                problem(
+                    "--log keeps every row's inputs in the prediction log and is not available for streamed "
+                    "prediction (--chunk-rows, or files over 64 MB)",
+                    where="--log",
+                    fix="split the file into parts under 64 MB, or log a sample of it",
+                )
+            )
+
+        predict_and_log(predictor, data, output, log, log_version, registry, proba=proba, strict=strict)
+        return
     if chunk_rows is not None or _large(data):
         result = predictor.predict_file(
             data, output, chunk_rows or STREAM_ROWS, proba=proba, strict=strict, progress=True

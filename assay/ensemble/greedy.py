@@ -15,7 +15,7 @@ import numpy as np
 
 from assay.ensemble.bagging import BaggedModel
 from assay.ensemble.calibrate import apply_temperature
-from assay.models.base import Model
+from assay.models.base import Model, shared_inputs
 from assay.search.budget import Deadline
 
 
@@ -55,7 +55,8 @@ class EnsembleModel(Model):
         self.temperature = float(temperature)
 
     def predict_raw(self, X) -> np.ndarray:
-        blend = sum(w * m.predict_raw(X) for w, m in zip(self.weights, self.members, strict=True))
+        with shared_inputs():  # members of the tree families convert X once between them
+            blend = sum(w * m.predict_raw(X) for w, m in zip(self.weights, self.members, strict=True))
         return apply_temperature(blend, self.temperature) if self.task.is_classification else blend
 
     def save(self, directory) -> None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -160,16 +162,50 @@ def categorical_columns(X: pd.DataFrame) -> list[int]:
     return [i for i, dt in enumerate(X.dtypes) if isinstance(dt, pd.CategoricalDtype)]
 
 
+_shared = threading.local()
+
+
+@contextmanager
+def shared_inputs():
+    """Within this block `codes_matrix` converts each frame once, whoever asks: an ensemble's
+    members (k fold models, a refit model, other tree families) all take the same preprocessed
+    frame, and converting it again per member was most of a small prediction's model time. Only
+    prediction uses it (EnsembleModel.predict_raw); the cached array is read-only, so a member
+    that wanted to change its input would fail loudly rather than change the next one's."""
+    if getattr(_shared, "matrices", None) is not None:
+        yield
+        return
+    _shared.matrices = {}
+    try:
+        yield
+    finally:
+        _shared.matrices = None
+
+
 def codes_matrix(X: pd.DataFrame, missing_code: float = np.nan) -> np.ndarray:
     """X as float32, categorical columns replaced by their integer codes (missing -> missing_code)."""
+    cache = getattr(_shared, "matrices", None)
+    if cache is None:
+        return _codes_matrix(X, missing_code)
+    key = (id(X), repr(missing_code))
+    hit = cache.get(key)
+    if hit is None or hit[0] is not X:
+        matrix = _codes_matrix(X, missing_code)
+        matrix.flags.writeable = False
+        hit = cache[key] = (X, matrix)  # X is held, so its id cannot be reused while cached
+    return hit[1]
+
+
+def _codes_matrix(X: pd.DataFrame, missing_code: float) -> np.ndarray:
     out = np.empty(X.shape, dtype=np.float32)
-    for i, (_, col) in enumerate(X.items()):
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            codes = col.cat.codes.to_numpy().astype(np.float32)
-            codes[codes < 0] = missing_code
-            out[:, i] = codes
-        else:
-            out[:, i] = col.to_numpy(dtype=np.float32, na_value=np.nan)
+    kinds = [isinstance(dtype, pd.CategoricalDtype) for dtype in X.dtypes.tolist()]
+    numbers = [i for i, categorical in enumerate(kinds) if not categorical]
+    if numbers:  # as one block: column by column was most of the cost for a few rows
+        out[:, numbers] = X.take(numbers, axis=1).to_numpy(dtype=np.float32, na_value=np.nan)
+    for i in (i for i, categorical in enumerate(kinds) if categorical):
+        codes = X.iloc[:, i].cat.codes.to_numpy().astype(np.float32)
+        codes[codes < 0] = missing_code
+        out[:, i] = codes
     return out
 
 

@@ -16,10 +16,12 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     create_engine,
     event,
@@ -89,8 +91,36 @@ class TokenRow(Base):
     revoked: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class DecisionRow(Base):
+    """One row per champion/challenger decision: a promotion (by hand or by retraining), a
+    challenger kept out, a rollback, a failed retraining. Rows are only ever added, so the table is
+    also the history of which version served when; `id` orders them (timestamps can tie).
+    A registry.db from before this table existed gets it on open (`connect` creates missing tables)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_name_id", "name", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), ForeignKey("models.name"))
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(20))  # see decisions.ACTIONS
+    champion_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # production before
+    challenger_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the one considered
+    metric: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    champion_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    champion_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    champion_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    challenger_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    challenger_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    challenger_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    holdout_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
 def connect(url: str) -> Engine:
-    """An engine for `url` with the tables created; a bare postgresql:// URL gets the psycopg 3 driver."""
+    """An engine for `url` with the tables created; a bare postgresql:// URL gets the psycopg 3 driver.
+    Tables added in later assay versions are created here too, so an older registry keeps working."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -12,7 +12,11 @@ either nothing visible or a complete version. A folder left behind by a killed r
 number no committed row holds; the next registrar, holding the same lock, clears it.
 
 The champion rule (promotion): one production version per name (the database enforces it too);
-promoting archives the previous one; deleting the production version needs force=True.
+promoting archives the previous one; deleting the production version needs force=True. Every
+promotion and rollback is recorded as a Decision (decisions.py) in the same transaction as the
+stage change; whether a retrained challenger deserves promotion is champion.py's paired test.
+registry.rollback("churn")                  -> the previous production version back, the current archived
+registry.decisions("churn")                 -> what changed production, when and why, newest first
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ from assay.artifact.manifest import MANIFEST
 from assay.artifact.store import open_folder
 from assay.config import Settings
 from assay.errors import RegistryError, problem
-from assay.registry.db import STAGES, ModelRow, TokenRow, VersionRow, connect, reader
+from assay.registry import decisions as records
+from assay.registry.db import STAGES, DecisionRow, ModelRow, TokenRow, VersionRow, connect, reader
+from assay.registry.decisions import Decision
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 TOKEN_PREFIX = "assay"
@@ -185,20 +191,129 @@ class Registry:
     def production(self, name: str) -> ModelVersion:
         return self.show(name, "production")
 
-    def promote(self, name: str, version: int) -> ModelVersion:
-        """Make `version` the production one; the previous production version becomes archived."""
+    def promote(
+        self,
+        name: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        evidence=None,
+        expected_production: int | None = None,
+        details: dict | None = None,
+    ) -> ModelVersion:
+        """Make `version` the production one; the previous production version becomes archived, and
+        the change is recorded as a decision. `evidence`: the champion.Verdict that justified it;
+        `expected_production`: refuse if production is no longer that version (someone changed it
+        while a challenger was being trained and compared against the old one)."""
         with self._write.begin() as session:
             self._lock(session, name)
             row = self._find(session, name, version)
+            current = self._current(session, name)
+            was = current.version if current is not None else None
+            if expected_production is not None and was != expected_production:
+                raise RegistryError(
+                    problem(
+                        f"{name}'s production version changed to {was} while v{version} was compared with "
+                        f"v{expected_production}",
+                        where="promote",
+                        fix=f"retrain again, or promote by hand: assay models promote {name} {version}",
+                    )
+                )
             if row.stage != "production":
-                current = session.scalars(
-                    select(VersionRow).where(VersionRow.name == name, VersionRow.stage == "production")
-                ).one_or_none()
                 if current is not None:
                     current.stage = "archived"
                     session.flush()  # before the new one: the one-production index is checked per row
                 row.stage = "production"
+                decision = Decision(
+                    name,
+                    "promoted",
+                    reason or "promoted by hand",
+                    champion_version=was,
+                    challenger_version=row.version,
+                    details=details or {},
+                    **records.evidence(evidence),
+                )
+                session.add(records.to_row(decision, _now()))
             return self._record(row)
+
+    def rollback(self, name: str, *, reason: str | None = None) -> ModelVersion:
+        """Put the previous production version back and archive the current one (never delete it,
+        so a rollback can itself be undone by a promotion). 'Previous' follows the recorded history:
+        two rollbacks undo two promotions."""
+        with self._write.begin() as session:
+            self._lock(session, name)
+            current = self._current(session, name)
+            if current is None:
+                raise RegistryError(
+                    problem(
+                        f"{name} has no production version to roll back",
+                        where="rollback",
+                        fix=f"promote one instead: assay models promote {name} VERSION",
+                    )
+                )
+            history = [self._decision(r) for r in session.scalars(_decisions_of(name).order_by(DecisionRow.id))]
+            existing = set(session.scalars(select(VersionRow.version).where(VersionRow.name == name)))
+            target = records.previous_production(history, current.version, existing.__contains__)
+            if target is None:
+                archived = sorted(v for v in existing if v != current.version)
+                raise RegistryError(
+                    problem(
+                        f"nothing to roll back to: no earlier production version of {name} is recorded "
+                        f"before v{current.version}",
+                        where="rollback",
+                        fix=f"promote a version by hand: assay models promote {name} VERSION"
+                        + (f" (other versions: {archived})" if archived else ""),
+                    )
+                )
+            row = self._find(session, name, target)
+            current.stage = "archived"
+            session.flush()
+            row.stage = "production"
+            decision = Decision(
+                name,
+                "rolled_back",
+                reason or "rolled back by hand",
+                champion_version=current.version,
+                challenger_version=row.version,
+            )
+            session.add(records.to_row(decision, _now()))
+            return self._record(row)
+
+    def record_decision(self, decision: Decision) -> Decision:
+        """Record a decision that changes no stage (a challenger kept out, a failed retraining);
+        promotions and rollbacks are recorded by `promote` and `rollback` themselves."""
+        if decision.action not in ("kept", "failed"):
+            raise RegistryError(
+                problem(
+                    f"a {decision.action!r} decision is recorded by the stage change itself",
+                    where="record_decision",
+                    fix="call promote() or rollback(), which record it in the same transaction",
+                )
+            )
+        with self._write.begin() as session:
+            self._model(session, decision.name)
+            row = records.to_row(decision, _now())
+            session.add(row)
+            session.flush()
+            return self._decision(row)
+
+    def decisions(self, name: str, *, limit: int | None = None) -> list[Decision]:
+        """Every recorded decision about `name`, newest first."""
+        with self._read() as session:
+            self._model(session, name)
+            query = _decisions_of(name).order_by(DecisionRow.id.desc())
+            if limit is not None:
+                query = query.limit(limit)
+            return [self._decision(r) for r in session.scalars(query)]
+
+    def last_decision(self, name: str, action: str | None = None) -> Decision | None:
+        """The newest decision about `name` (of one `action`, if given), or None."""
+        with self._read() as session:
+            query = _decisions_of(name)
+            if action is not None:
+                query = query.where(DecisionRow.action == action)
+            row = session.scalars(query.order_by(DecisionRow.id.desc()).limit(1)).first()
+            return self._decision(row) if row is not None else None
 
     def archive(self, name: str, version: int) -> ModelVersion:
         """Retire a version; archiving the production version leaves `name` with none serving."""
@@ -323,6 +438,14 @@ class Registry:
             raise RegistryError(problem(f"{name} has no version {version}", where=name, fix=fix))
         return row
 
+    def _current(self, session: Session, name: str) -> VersionRow | None:
+        return session.scalars(
+            select(VersionRow).where(VersionRow.name == name, VersionRow.stage == "production")
+        ).one_or_none()
+
+    def _decision(self, row: DecisionRow) -> Decision:
+        return records.from_row(row, _aware(row.created))
+
     def _record(self, row: VersionRow) -> ModelVersion:
         return ModelVersion(
             name=row.name,
@@ -338,6 +461,10 @@ class Registry:
             path=self.home / row.path,
             manifest_sha256=row.manifest_sha256,
         )
+
+
+def _decisions_of(name: str):
+    return select(DecisionRow).where(DecisionRow.name == name)
 
 
 def _insert_if_missing(session: Session, name: str) -> None:

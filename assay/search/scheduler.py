@@ -31,8 +31,18 @@ _MAX_REPEATS = 10  # proposals of already-measured configurations before a famil
 
 
 class Scheduler:
-    def __init__(self, portfolio: PortfolioStrategy, families: list[str], task, n_rows, n_cols, seed, timed: bool,
-                 n_folds: int = 1, tuner: str | None = "tpe"):
+    def __init__(
+        self,
+        portfolio: PortfolioStrategy,
+        families: list[str],
+        task,
+        n_rows,
+        n_cols,
+        seed,
+        timed: bool,
+        n_folds: int = 1,
+        tuner: str | None = "tpe",
+    ):
         self.portfolio = portfolio
         self.timed = timed
         self.shape = (n_rows, n_cols, task.n_classes, n_folds)

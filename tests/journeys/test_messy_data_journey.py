@@ -57,8 +57,20 @@ def test_cli_reports_cleaning_and_leaks(tmp_path):
     _messy_csv(tmp_path / "messy.csv")
     result = CliRunner().invoke(
         app,
-        ["fit", str(tmp_path / "messy.csv"), "-t", "label", "--trials", "2", "--families", "lightgbm",
-         "--types", "channel=categorical", "--out", str(tmp_path / "m")],
+        [
+            "fit",
+            str(tmp_path / "messy.csv"),
+            "-t",
+            "label",
+            "--trials",
+            "2",
+            "--families",
+            "lightgbm",
+            "--types",
+            "channel=categorical",
+            "--out",
+            str(tmp_path / "m"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "cleaned" in result.output and "LEAK" in result.output
@@ -73,8 +85,20 @@ def test_fit_from_a_sql_query(tmp_path):
     url = f"sqlite:///{tmp_path / 'bank.db'}"
     result = CliRunner().invoke(
         app,
-        ["fit", url, "--query", "select * from accounts where amount != '?'", "-t", "label", "--trials", "1",
-         "--families", "lightgbm", "--out", str(tmp_path / "m")],
+        [
+            "fit",
+            url,
+            "--query",
+            "select * from accounts where amount != '?'",
+            "-t",
+            "label",
+            "--trials",
+            "1",
+            "--families",
+            "lightgbm",
+            "--out",
+            str(tmp_path / "m"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m" / "manifest.json").is_file()

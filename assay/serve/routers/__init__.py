@@ -1,0 +1,1 @@
+"""The server's routes, one module per concern: health, models (catalogue, schema, report), predict, web."""

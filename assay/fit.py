@@ -28,14 +28,16 @@ from assay.errors import ConfigError, TargetError, problem
 from assay.evaluate import diagnostics as fit_diagnostics
 from assay.evaluate.diagnostics import Diagnostics
 from assay.evaluate.metrics import Metric, get_metric
+from assay.knowledge.warmstart import attach_knowledge
 from assay.models.registry import available_families
 from assay.preprocess.table import TablePreprocessor
 from assay.search.budget import Budget, Deadline
 from assay.search.engine import SearchOutcome, oof_matrix, run_search
 from assay.search.events import Callback, Events
-from assay.search.executors import TrialContext
+from assay.search.executors import TrialContext, make_executor, resolve_executor
 from assay.search.scheduler import Scheduler
 from assay.search.strategies import DEFAULT_SEARCH, PortfolioStrategy, load_portfolio, parse_search
+from assay.search.subsample import SEARCH_ROWS, check_search_rows, search_sample
 from assay.split import ValidationPlan, check_split_columns, choose_validation, make_folds, split_by
 from assay.task import Task, detect_task
 
@@ -58,9 +60,16 @@ class FitSettings:
     time_column: str | bool | None = None  # validate on later rows; None: detect one, False: never
     search: str = DEFAULT_SEARCH  # strategies chained, e.g. "portfolio+tpe", "random" (see search/strategies)
     ensemble: bool = True  # False: only the best trial (its fold models still bagged), for ablations
+    knowledge: bool | str = False  # record this fit's trials in the knowledge base (True: ASSAY_HOME's, or a path)
+    warm_start: bool | None = None  # seed the tuners from the nearest past tasks (opt-in: None/False = off)
+    name: str = "fit"  # how the knowledge base names this task
+    executor: str | None = None  # inline | local | ray (assay/search/executors); None: Ray if a cluster is named
+    cluster: str | None = None  # a Ray cluster address; RAY_ADDRESS is honoured too
+    workers: int | None = None  # trials in flight at once (also fixes the order of a --trials search)
+    search_rows: int | None = SEARCH_ROWS  # above this many rows, search on a sample, refit on all (None: never)
 
 
-ADVANCED_SETTINGS = ("search", "ensemble", "portfolio")
+ADVANCED_SETTINGS = ("search", "ensemble", "portfolio", "warm_start")
 
 
 def override_settings(settings: FitSettings, overrides: dict | None) -> FitSettings:
@@ -136,12 +145,16 @@ def training_sample(X: pd.DataFrame, y_raw: pd.Series, outcome, ensemble, seed: 
 def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query: str | None = None) -> FitResult:
     started = time.monotonic()
     budget = settings.budget
+    executor_kind = resolve_executor(settings.executor, settings.cluster, settings.workers)  # fails before reading
+    check_search_rows(settings.search_rows)
     work, _ = fit_diagnostics.reserve(budget)  # the search and ensemble leave time for the report's diagnostics
     deadline = Deadline.after(None if work.seconds is None else work.seconds - _reserve(work.seconds))
     notes: list[str] = []
     clock = fit_diagnostics.TrialClock(started)
     events = Events([*callbacks, clock])
 
+    if executor_kind == "ray" and query is None:
+        data = parquet_through_ray(data, settings.cluster)
     frame, read_report = read_with_report(data, query=query)
     notes += read_report.notes
     require_target(frame, settings.target)
@@ -161,6 +174,17 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     preprocessor = TablePreprocessor().fit(X, schema)
     Xp = preprocessor.transform(X)
     notes += [f"column {c!r} dropped: {why}" for c, why in preprocessor.dropped_.items()]
+    full, X_kept, y_kept = None, X, y_raw
+    groups = by.values if by is not None and by.kind == "grouped" else None
+    sample = search_sample(y, task.is_classification, settings.search_rows or len(y), settings.seed, groups)
+    if sample is not None:  # big data: search on a sample; build_ensemble refits the chosen members on all rows
+        notes.append(
+            f"searched on a sample of {len(sample):,} of {len(y):,} rows (search_rows {settings.search_rows:,})"
+        )
+        full = (Xp, y)
+        Xp, y = Xp.iloc[sample].reset_index(drop=True), y[sample]
+        X_kept, y_kept = X.iloc[sample].reset_index(drop=True), y_raw.iloc[sample].reset_index(drop=True)
+        by = None if by is None else replace(by, values=by.values[sample])
 
     plan = choose_validation(len(Xp), Xp.shape[1], task, budget, by, y)
     folds = make_folds(y, task, plan, settings.seed, by)
@@ -173,16 +197,44 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     use_portfolio, tuner = parse_search(settings.search)
     entries = load_portfolio(settings.portfolio) if use_portfolio else []
     portfolio = PortfolioStrategy(entries, families, task, len(Xp), Xp.shape[1])
+    traits = {
+        "n_cols": Xp.shape[1],
+        "has_missing": bool(Xp.isna().any().any()),
+        "has_categorical": any(isinstance(dt, pd.CategoricalDtype) for dt in Xp.dtypes),
+    }  # what evolved pipelines may change on this data
     scheduler = Scheduler(
-        portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed, len(folds), tuner=tuner
+        portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed, len(folds), tuner, traits
     )
     ctx = TrialContext(Xp, y, folds, task, metric, settings.n_threads, resolve_device(settings.device))
+    learnt = attach_knowledge(
+        settings.knowledge,
+        settings.warm_start,
+        ctx,
+        schema,
+        scheduler,
+        events,
+        settings.name,
+        data_fingerprint(frame),
+        settings.seed,
+    )
+    if "warm_start" in learnt:
+        notes.append(
+            f"warm start: {learnt['warm_start']['configs']} configuration(s) from {learnt['warm_start']['from']}"
+        )
     events.emit("on_search_start", total_seconds=budget.seconds, total_trials=budget.trials, plan=plan)
-    outcome = run_search(ctx, budget, deadline, scheduler, settings.seed, events)
+    executor = make_executor(
+        settings.executor, cluster=settings.cluster, workers=settings.workers, n_threads=settings.n_threads
+    )
+    try:
+        outcome = run_search(ctx, budget, deadline, scheduler, settings.seed, events, executor)
+    finally:
+        executor.shutdown()
+    notes += outcome.notes
     if not settings.ensemble:  # selection then has one candidate: the best trial
         outcome.outputs = {outcome.best().spec.trial_id: outcome.outputs[outcome.best().spec.trial_id]}
 
-    ensemble, ensemble_error = build_ensemble(outcome, ctx, plan, work, started, notes)
+    full_ctx = None if full is None else replace(ctx, X=full[0], y=full[1])
+    ensemble, ensemble_error = build_ensemble(outcome, ctx, plan, work, started, notes, full_ctx)
     events.emit("on_ensemble", weights=ensemble_weights(ensemble), score=metric.from_error(ensemble_error))
     until = fit_diagnostics.deadline(budget, started)
     diagnostics = fit_diagnostics.collect(
@@ -209,7 +261,7 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
         time.monotonic() - started,
         notes,
         diagnostics,
-        training_sample(X, y_raw, outcome, ensemble, settings.seed),
+        training_sample(X_kept, y_kept, outcome, ensemble, settings.seed),
     )
 
 
@@ -281,11 +333,18 @@ def split_target(frame: pd.DataFrame, target: str, notes: list[str]) -> tuple[pd
 
 
 def build_ensemble(
-    outcome: SearchOutcome, ctx: TrialContext, plan: ValidationPlan, budget: Budget, started: float, notes: list[str]
+    outcome: SearchOutcome,
+    ctx: TrialContext,
+    plan: ValidationPlan,
+    budget: Budget,
+    started: float,
+    notes: list[str],
+    full_ctx: TrialContext | None = None,
 ):
     """Weights by ensemble selection on out-of-fold predictions; then, time allowing, each chosen
     configuration refit on all rows joins its bag (assay.ensemble.bagging says why). The returned
-    error is the out-of-fold one: it describes the fold models, the only ones validated."""
+    error is the out-of-fold one: it describes the fold models, the only ones validated.
+    `full_ctx`: every row, when the search saw a sample; the refits then learn from all of them."""
     y, task, metric = ctx.y, ctx.task, ctx.metric
     ids, preds = oof_matrix(outcome)
 
@@ -295,11 +354,14 @@ def build_ensemble(
     weights = ensemble_selection(preds, y, metric, task.n_classes, deadline=Deadline.after(time_left(1.03)))
     chosen = sorted([(i, w) for i, w in zip(ids, weights, strict=True) if w > 0], key=lambda iw: -iw[1])
     refits = {}
+    refit_ctx = full_ctx or ctx
     if plan.n_repeats == 1:  # repeated CV (tiny data) already bags many models; refits there hurt
-        refits = refit_on_all_rows([(i, outcome.outputs[i]) for i, _ in chosen], ctx, Deadline.after(time_left(1.02)))
+        refits = refit_on_all_rows(
+            [(i, outcome.outputs[i]) for i, _ in chosen], refit_ctx, Deadline.after(time_left(1.02))
+        )
     if refits:
         notes.append(
-            f"{len(refits)} of {len(chosen)} ensemble member(s) refit on all {len(y):,} rows and blended "
+            f"{len(refits)} of {len(chosen)} ensemble member(s) refit on all {len(refit_ctx.y):,} rows and blended "
             "with their fold models; the validation score describes the fold models"
         )
     members = [
@@ -346,6 +408,25 @@ def resolve_device(device: str) -> str:
         smi = shutil.which("nvidia-smi")
         ok = smi and subprocess.run([smi, "-L"], capture_output=True, timeout=10).returncode == 0
         return "cuda" if ok else "cpu"
+
+
+_RAY_PARQUET_BYTES = 512 * 2**20  # below this pyarrow alone reads a file faster than Ray can start readers
+
+
+def parquet_through_ray(data, cluster: str | None):
+    """A large Parquet file or folder read by Ray Data's parallel readers (on the cluster when one
+    is named); anything else is left to the ordinary reader."""
+    from pathlib import Path
+
+    if not isinstance(data, (str, Path)) or "://" in str(data):
+        return data
+    path = Path(data)
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path] if path.suffix == ".parquet" else []
+    if not files or sum(f.stat().st_size for f in files if f.is_file()) < _RAY_PARQUET_BYTES:
+        return data
+    from assay.search.executors.ray import read_parquet
+
+    return read_parquet(str(path), cluster)
 
 
 def _reserve(seconds: float) -> float:

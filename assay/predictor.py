@@ -29,6 +29,7 @@ from assay.fit import FitSettings, fit_table, override_settings
 from assay.preprocess.contract import ContractReport, check_contract
 from assay.preprocess.table import OTHER, TablePreprocessor
 from assay.search.budget import Budget
+from assay.search.subsample import SEARCH_ROWS
 from assay.task import Task
 
 DEFAULT_BUDGET = 60.0
@@ -56,6 +57,13 @@ class Predictor:
         time_column: str | bool | None = None,
         verbose: bool = True,
         settings: dict | None = None,
+        executor: str | None = None,
+        cluster: str | None = None,
+        workers: int | None = None,
+        search_rows: int | None = SEARCH_ROWS,
+        search: str | None = None,
+        knowledge: bool | str = False,
+        warm_start: bool | None = None,
     ):
         self.target = target
         self.budget = budget
@@ -73,6 +81,13 @@ class Predictor:
         self.time_column = time_column  # time-ordered folds; None detects one, False never
         self.verbose = verbose
         self.settings = settings  # advanced FitSettings by name, e.g. {"search": "random", "ensemble": False}
+        self.executor = executor  # inline | local | ray; None: Ray when a cluster (or RAY_ADDRESS) is given
+        self.cluster = cluster  # a Ray cluster address, e.g. "10.0.0.5:6379"
+        self.workers = workers  # trials in flight at once
+        self.search_rows = search_rows  # above this many rows the search sees a sample (None: never)
+        self.search = search  # e.g. "portfolio+tpe" (default), "evolve", "portfolio+evolve", "random"
+        self.knowledge = knowledge  # record the trials in the knowledge base: True (ASSAY_HOME) or a file path
+        self.warm_start = warm_start  # seed tuners from similar past tasks (opt-in)
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, data, callbacks=(), *, query: str | None = None) -> Predictor:
@@ -97,7 +112,16 @@ class Predictor:
             allow_leaky=self.allow_leaky,
             group_column=self.group_column,
             time_column=self.time_column,
+            executor=self.executor,
+            cluster=self.cluster,
+            workers=self.workers,
+            search_rows=self.search_rows,
+            knowledge=self.knowledge,
+            warm_start=self.warm_start,
+            name=_task_name(data, self.target),
         )
+        if self.search is not None:
+            settings = override_settings(settings, {"search": self.search})
         settings = override_settings(settings, self.settings)
         callbacks = list(callbacks)
         if self.verbose:
@@ -314,7 +338,7 @@ class Predictor:
     def save(self, directory) -> Path:
         self._fitted()
         families = {m.member_family for m in self._ensemble.members}
-        needed = sorted({"assay", "numpy", "pandas"} | {lib for f in families for lib in FAMILY_LIBRARIES[f]})
+        needed = sorted({"assay", "numpy", "pandas"} | {lib for f in families for lib in _family_libraries(f)})
 
         def write(tmp: Path):
             (tmp / "preprocessor.json").write_text(json.dumps(self._preprocessor.to_dict(), indent=2))
@@ -423,3 +447,16 @@ def _trial_record(result, weights: dict[str, float]) -> dict:
         "params": json.dumps(result.spec.params, default=str),
         "message": result.message,
     }
+
+
+def _task_name(data, target: str) -> str:
+    """How the knowledge base names a fitted task: the file's name, else the target's."""
+    if isinstance(data, (str, Path)) and "://" not in str(data):
+        return f"{Path(data).name}:{target}"
+    return f"table:{target}"
+
+
+def _family_libraries(family: str) -> list[str]:
+    """A searched pipeline ("pipeline:knn", assay.models.pipeline) also needs its steps' scikit-learn."""
+    inner = family.removeprefix("pipeline:")
+    return FAMILY_LIBRARIES[inner] + (["scikit-learn", "skops"] if inner != family else [])

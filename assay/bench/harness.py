@@ -2,7 +2,8 @@
 
 The plan is a list of cells; the store says which are finished, so the same command resumes an
 interrupted run and a longer budget or another system only adds cells. Cells run one at a time
-(the protocol's machine has 2 cores; parallel fits would steal each other's time). A peer whose
+(the protocol's machine has 2 cores; parallel fits would steal each other's time), or with
+`--executor ray` as Ray tasks spread over a cluster's nodes. A peer whose
 environment is missing is recorded as unavailable without starting a process, and is tried again
 once `assay bench setup-peers` has made it.
 
@@ -33,7 +34,7 @@ from assay.bench.suite import BenchError, DatasetSpec
 from assay.bench.systems import REFERENCE, SYSTEMS, canonical
 
 # What assay does when a factor is not named: the levels that make a variant plain "assay".
-ASSAY_DEFAULTS = {"search": "portfolio", "ensemble": "on", "models": "all"}
+ASSAY_DEFAULTS = {"search": "portfolio", "ensemble": "on", "models": "all", "portfolio": "default", "warm_start": "off"}
 LIBRARIES = ("lightgbm", "xgboost", "catboost", "scikit-learn", "numpy", "pandas", "optuna", "scipy", "pyarrow")
 LIBRARIES += ("torch", "plotly")
 
@@ -193,38 +194,74 @@ def run_cells(
     session: str,
     on_start: Callable[[int, Cell], None] = lambda i, c: None,
     on_record: Callable[[int, Cell, dict], None] = lambda i, c, r: None,
+    executor: str | None = None,
+    cluster: str | None = None,
 ) -> list[dict]:
-    """Run `cells` one after another, appending each record to the store as soon as it exists."""
+    """Run `cells`, appending each record to the store as soon as it exists: one after another,
+    or with executor="ray" as Ray tasks over a cluster (one CPU each; each cell still runs in its
+    own subprocess on whichever node takes it, with the same time-out and memory accounting)."""
     env = {"ASSAY_PEERS_DIR": str(plan.peers_dir)} if plan.peers_dir else {}
     hashes: dict[str, str] = {}
     records = []
-    for i, cell in enumerate(cells, 1):
-        on_start(i, cell)
-        system = SYSTEMS[cell.entry.system]
-        budget = cell.budget if cell.budget is not None else max(plan.budgets)  # only sizes the time-out
-        status = peer_status(system.peer, plan.peers_dir) if system.peer else {"ok": True}
-        if not status["ok"]:
-            record = base_record(cell.entry.system, cell.spec, cell.spec.name, budget, cell.seed)
-            record.update(status="unavailable", message=status["message"], system=cell.entry.label)
-        else:
-            record = run_isolated(
-                cell.entry.system,
-                cell.spec,
-                plan.suite_path,
-                budget,
-                cell.seed,
-                config=cell.entry.options or None,
-                label=cell.entry.label if cell.entry.label != cell.entry.system else None,
-                env=env,
-            )
-        record["budget"] = cell.budget
+
+    def keep(i: int, cell: Cell, record: dict) -> None:
         if cell.spec.name not in hashes:
             hashes[cell.spec.name] = file_digest(cell.spec.path)
         record["data_sha256"] = hashes[cell.spec.name]
         store.add(session, plan.suite, record, now())
         records.append(record)
         on_record(i, cell, record)
+
+    if executor == "ray":
+        from assay.search.executors.ray import map_tasks
+
+        for i, cell in enumerate(cells, 1):
+            on_start(i, cell)
+        jobs = [(plan, cell, env) for cell in cells]
+        for index, record in map_tasks(_cell_job, jobs, address=cluster):
+            cell = cells[index]
+            if isinstance(record, BaseException):  # the node running it died, twice
+                lost = record
+                record = base_record(cell.entry.system, cell.spec, cell.spec.name, _size(plan, cell), cell.seed)
+                record.update(status="failed", message=f"lost on the cluster: {lost}", system=cell.entry.label)
+                record["budget"] = cell.budget
+            keep(index + 1, cell, record)
+        return records
+    for i, cell in enumerate(cells, 1):
+        on_start(i, cell)
+        keep(i, cell, run_cell(plan, cell, env))
     return records
+
+
+def _size(plan: BenchPlan, cell: Cell) -> float:
+    return cell.budget if cell.budget is not None else max(plan.budgets)  # only sizes the time-out
+
+
+def _cell_job(job: tuple) -> dict:
+    return run_cell(*job)
+
+
+def run_cell(plan: BenchPlan, cell: Cell, env: dict) -> dict:
+    """One cell's record: the system run in an isolated child process, or 'unavailable'."""
+    system = SYSTEMS[cell.entry.system]
+    budget = _size(plan, cell)
+    status = peer_status(system.peer, plan.peers_dir) if system.peer else {"ok": True}
+    if not status["ok"]:
+        record = base_record(cell.entry.system, cell.spec, cell.spec.name, budget, cell.seed)
+        record.update(status="unavailable", message=status["message"], system=cell.entry.label)
+    else:
+        record = run_isolated(
+            cell.entry.system,
+            cell.spec,
+            plan.suite_path,
+            budget,
+            cell.seed,
+            config=cell.entry.options or None,
+            label=cell.entry.label if cell.entry.label != cell.entry.system else None,
+            env=env,
+        )
+    record["budget"] = cell.budget
+    return record
 
 
 # --- versions of everything ----------------------------------------------------------------------

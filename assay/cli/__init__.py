@@ -6,6 +6,7 @@ from assay.cli import (  # noqa: F401  (each registers its commands)
     explain,
     export,
     fit,
+    knowledge,
     models,
     monitor,
     predict,

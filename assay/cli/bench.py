@@ -81,6 +81,8 @@ def bench(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="run failed cells again (finished ones are kept)"),
     peers_dir: Path = typer.Option(None, "--peers-dir", help="where peer venvs live (default ~/.assay/peers)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list the cells to run and stop"),
+    executor: str = typer.Option(None, "--executor", help="ray: run cells as Ray tasks over a cluster"),
+    cluster: str = typer.Option(None, "--cluster", help="Ray cluster address (RAY_ADDRESS is honoured too)"),
 ):
     """Run every system on every dataset of SUITE, each fit in its own process, then write the report."""
     if ctx.invoked_subcommand is not None:
@@ -89,7 +91,11 @@ def bench(
     from assay.bench.runner import hard_timeout
     from assay.bench.store import ResultStore
     from assay.bench.suite import load_suite, suite_name
+    from assay.search.executors import resolve_executor
 
+    use_executor = resolve_executor(executor, cluster)
+    if use_executor == "local":
+        raise ConfigError("--executor local does not apply to bench cells. Fix: leave it out, or use --executor ray")
     suite = suite or _default_suite()
     if suite is None:
         raise ConfigError("no suite given (--suite). Fix: pass a suite YAML or a folder of PMLB-style datasets")
@@ -148,7 +154,7 @@ def bench(
         console.print(describe(record), highlight=False)
 
     try:
-        harness.run_cells(plan, store, todo, session, on_start, on_record)
+        harness.run_cells(plan, store, todo, session, on_start, on_record, use_executor, cluster)
     except KeyboardInterrupt:
         console.print("\n[yellow]interrupted[/]: finished runs are in the store; the same command resumes")
         raise typer.Exit(130) from None

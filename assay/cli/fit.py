@@ -10,6 +10,7 @@ from assay.cli.app import command
 from assay.cli.render import console, leaderboard_table
 from assay.errors import ConfigError, problem
 from assay.predictor import Predictor
+from assay.search.subsample import SEARCH_ROWS
 
 
 @command("fit")
@@ -40,6 +41,29 @@ def fit(
     time_col: str = typer.Option(None, "--time-col", help="validate on later rows than trained on (default: detected)"),
     no_time_split: bool = typer.Option(False, "--no-time-split", help="shuffled folds even if a time column is found"),
     register: str = typer.Option(None, "--register", help="also register the model under this name (a candidate)"),
+    search: str = typer.Option(
+        None, "--search", help="portfolio (default: portfolio+tpe), tpe, random, evolve, portfolio+evolve, ..."
+    ),
+    remember: bool = typer.Option(
+        False, "--remember", help="record this fit's trials in the knowledge base (ASSAY_HOME/knowledge.db)"
+    ),
+    warm_start: bool = typer.Option(
+        None,
+        "--warm-start/--no-warm-start",
+        help="seed the search from similar past tasks (default off, so runs replay anywhere)",
+    ),
+    executor: str = typer.Option(
+        None, "--executor", help="inline (default), local (worker processes) or ray; a --cluster implies ray"
+    ),
+    cluster: str = typer.Option(None, "--cluster", help="Ray cluster address host:port (RAY_ADDRESS is honoured too)"),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        help="trials in flight at once (default 1; more runs local worker processes unless --executor says otherwise)",
+    ),
+    search_rows: int = typer.Option(
+        SEARCH_ROWS, "--search-rows", help="above this many rows, search on a sample and refit on all (0: never)"
+    ),
 ):
     """Search models for DATA's TARGET within the budget, ensemble the best, save the result."""
     if budget is not None and trials is not None:
@@ -58,12 +82,19 @@ def fit(
         metric=metric,
         seed=seed,
         families=families.split(",") if families else None,
+        search=search,
+        knowledge=remember,
+        warm_start=warm_start,
         device=device,
         types=types,
         schema=schema,
         allow_leaky=allow_leaky,
         group_column=group_col,
         time_column=False if no_time_split else time_col,
+        executor=executor,
+        cluster=cluster,
+        workers=workers,
+        search_rows=search_rows or None,
     ).fit(data, query=query)
     console.print(leaderboard_table(predictor.leaderboard()))
     for line in predictor.info["cleaning"]:

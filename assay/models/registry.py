@@ -23,6 +23,10 @@ FAMILY_KEYS = tuple(_FAMILIES)
 
 
 def get_family(key: str) -> type[Model]:
+    if isinstance(key, str) and key.startswith("pipeline:") and key.count(":") == 1:  # a family behind searched steps
+        from assay.models.pipeline import pipeline_family
+
+        return pipeline_family(get_family(key.split(":", 1)[1]))
     if key not in _FAMILIES:
         raise ConfigError(
             problem(f"unknown model family {key!r}", where="families", fix=f"use any of {', '.join(_FAMILIES)}")

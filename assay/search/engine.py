@@ -1,6 +1,14 @@
 """The search loop: propose, run, record, until the budget says stop.
 
-    spec = scheduler.propose(); output = executor.run(spec); scheduler.tell(result); record
+    executor.submit(spec) while fewer than `parallelism` trials are in flight;
+    output = executor.collect(); scheduler.tell(result); record
+
+With one trial in flight this is the plain propose/run/record loop. With more, results come back
+in any order; to keep `--trials N` runs reproducible whatever runs them (inline, a process pool,
+a Ray cluster), a trial-count budget follows a fixed schedule: trial k is proposed once the
+results of trials 0..k-P are told (P = parallelism), they are told in trial order, and its
+pruning rule sees exactly those results. Only P, never timing, shapes the search. A time budget
+instead tells results as they arrive and keeps every worker busy.
 
 Fold models are kept only for the trials that can still enter the ensemble, so memory stays
 bounded however long the search runs.
@@ -8,7 +16,6 @@ bounded however long the search runs.
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,7 +24,7 @@ import psutil
 from assay.errors import AssayError, problem
 from assay.search.budget import Budget, Deadline
 from assay.search.events import Events
-from assay.search.executors import InlineExecutor, TrialContext, TrialOutput
+from assay.search.executors import Executor, InlineExecutor, TrialContext, TrialOutput
 from assay.search.scheduler import Scheduler
 from assay.search.trial import TrialResult, TrialSpec
 
@@ -29,10 +36,22 @@ MEMORY_SOFT_LIMIT = 2.5 * 2**30  # above this resident size, keep only the very 
 class SearchOutcome:
     results: list[TrialResult] = field(default_factory=list)
     outputs: dict[int, TrialOutput] = field(default_factory=dict)  # trial_id -> kept output
+    notes: list[str] = field(default_factory=list)  # what the executor reports (retries, lost workers)
 
     def best(self) -> TrialResult | None:
         ok = [r for r in self.results if r.ok]
         return min(ok, key=lambda r: r.error) if ok else None
+
+
+class _Prune:
+    """The scheduler's pruning rule over a fixed set of earlier results (those told when the
+    trial was proposed), so the decision does not depend on when other trials finish."""
+
+    def __init__(self, scheduler: Scheduler, origin: str, results: list[TrialResult], metric):
+        self.scheduler, self.origin, self.results, self.metric = scheduler, origin, results, metric
+
+    def __call__(self, fold_errors: list[float]) -> bool:
+        return self.scheduler.should_prune(self.origin, fold_errors, self.results, self.metric)
 
 
 def run_search(
@@ -42,41 +61,75 @@ def run_search(
     scheduler: Scheduler,
     seed: int,
     events: Events,
-    executor: InlineExecutor | None = None,
+    executor: Executor | None = None,
 ) -> SearchOutcome:
+    """Start `executor` (default: inline) with this search's data and run the search on it; the
+    caller owns the executor and shuts it down, so a failure here still releases its workers."""
     executor = executor or InlineExecutor()
+    executor.start(ctx)
     outcome = SearchOutcome()
-    while not deadline.expired() and (budget.trials is None or len(outcome.results) < budget.trials):
-        proposal = scheduler.propose(outcome.results, deadline)
-        if proposal is None:
-            break
-        family, params, origin, extra = proposal
-        spec = TrialSpec(len(outcome.results), family, params, seed + len(outcome.results), origin)
-        events.emit("on_trial_start", spec)
-        trial_deadline = deadline.sooner(scheduler.allowance(origin, deadline))
-        try:
-            output = executor.run(
-                spec,
-                ctx,
-                trial_deadline,
-                lambda errs, o=origin: scheduler.should_prune(o, errs, outcome.results, ctx.metric),
-            )
-            result = output.result
-        except AssayError:
-            raise
-        except Exception as exc:  # a family failing on this data must not end the search
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            result = TrialResult(spec, "failed", float("nan"), float("nan"), message=detail[:500])
-            output = TrialOutput(result, None, [])
+    ordered = not budget.timed  # a trial-count budget: the fixed schedule described above
+    width = max(1, executor.parallelism)
+    pending: dict[int, TrialOutput] = {}  # finished, not yet told (ordered mode)
+    extras: dict[int, dict] = {}
+    told = submitted = 0
+    exhausted = False
+
+    def want_more() -> bool:
+        if exhausted or deadline.expired() or (budget.trials is not None and submitted >= budget.trials):
+            return False
+        if executor.in_flight() + len(pending) >= width:
+            return False
+        return not ordered or submitted - told < width
+
+    def record(output: TrialOutput) -> None:
+        result = output.result
+        extra = extras.pop(result.spec.trial_id, None)
         if extra:
             result = replace(result, extra={**result.extra, **extra})
             output.result = result
         scheduler.tell(result)
         outcome.results.append(result)
         if result.ok:
-            outcome.outputs[spec.trial_id] = output
+            outcome.outputs[result.spec.trial_id] = output
             _forget_weak(outcome)
         events.emit("on_trial_end", result, best=outcome.best())
+
+    def fill() -> None:
+        """Propose and submit while the schedule allows."""
+        nonlocal submitted, exhausted
+        while want_more():
+            proposal = scheduler.propose(outcome.results, deadline)
+            if proposal is None:
+                exhausted = True
+                return
+            family, params, origin, extra = proposal
+            spec = TrialSpec(submitted, family, params, seed + submitted, origin)
+            extras[spec.trial_id] = extra
+            events.emit("on_trial_start", spec)
+            allowance = scheduler.allowance(origin, deadline)
+            seconds = (
+                None if deadline.at is None and allowance is None else min(deadline.remaining(), allowance or np.inf)
+            )
+            executor.submit(spec, seconds, _Prune(scheduler, origin, list(outcome.results), ctx.metric))
+            submitted += 1
+
+    while True:
+        fill()
+        if executor.in_flight() == 0 and not pending:
+            break
+        for output in executor.collect(None if deadline.at is None else max(deadline.remaining(), 0.0) + 1.0):
+            pending[output.result.spec.trial_id] = output
+        if ordered:  # tell one, then propose: trial k sees exactly the results of trials 0..k-P
+            while told in pending:
+                record(pending.pop(told))
+                told += 1
+                fill()
+        else:
+            for trial_id in sorted(pending):
+                record(pending.pop(trial_id))
+            told = len(outcome.results)
+    outcome.notes = executor.notes()
     events.emit("on_search_end", results=outcome.results)
     if outcome.best() is None:
         failures = [r.message for r in outcome.results if r.status == "failed"]

@@ -1,7 +1,9 @@
 """Who runs next, for how long, and when to give up on a trial.
 
-- Order: the portfolio first; then Optuna TPE per family, the family chosen by its estimated
-  cost of improvement (how long its trials take, how stale it is, how far behind the leader).
+- Order: the portfolio first (a learnt entry skipped when its measured cost cannot fit); then
+  Optuna TPE (or random search) per family, the family chosen by its estimated cost of
+  improvement (how long its trials take, how stale it is, how far behind the leader); or, with
+  "evolve", one evolutionary search over pipelines of every family.
 - Time: each trial gets a share of what is left, so no single trial can eat the budget; a
   non-truncatable family only starts when its measured cost fits in the time left.
 - Pruning: after each fold, a trial whose running error is clearly worse than the best
@@ -20,14 +22,16 @@ from dataclasses import replace
 import numpy as np
 
 from assay.models.registry import get_family
+from assay.preprocess.steps import is_identity, split_genes
 from assay.search.budget import Deadline
-from assay.search.strategies import TUNERS, PortfolioStrategy
+from assay.search.strategies import TUNERS, EvolveStrategy, PortfolioStrategy
 
 # Share of the remaining time one trial may take: portfolio trials are known-good and get more.
 _SHARE = {"portfolio": 0.4, "tpe": 0.25}
 # A trial is pruned when its regret exceeds the best trial's on the same folds by this factor.
 _PRUNE_FACTOR = {"portfolio": 2.0, "tpe": 1.3}
 _MAX_REPEATS = 10  # proposals of already-measured configurations before a family counts as exhausted
+_MAX_EVOLVE_TRIES = 50  # evolved proposals that are known or do not fit before the search ends
 
 
 class Scheduler:
@@ -42,22 +46,38 @@ class Scheduler:
         timed: bool,
         n_folds: int = 1,
         tuner: str | None = "tpe",
+        traits: dict | None = None,
     ):
         self.portfolio = portfolio
         self.timed = timed
         self.shape = (n_rows, n_cols, task.n_classes, n_folds)
         self.origin = tuner or "none"  # a trial's origin names the tuner that proposed it
-        make = TUNERS[tuner] if tuner else None  # no tuner: the search ends with the portfolio
-        self.tuners = {f: make(f, get_family(f).search_space(task, n_rows, n_cols), seed) for f in families if make}
+        spaces = {f: get_family(f).search_space(task, n_rows, n_cols) for f in families}
+        # evolution proposes across families itself, without per-family tuners; no tuner at all:
+        # the search ends with the portfolio
+        self.evolver = EvolveStrategy(spaces, seed, traits) if tuner == "evolve" else None
+        make = TUNERS[tuner] if tuner and self.evolver is None else None
+        self.tuners = {f: make(f, spaces[f], seed) for f in families if make}
         self._done: dict[str, object] = {}  # (family, params) -> first result, so nothing is fitted twice
+
+    def warm_start(self, configs: dict[str, list[dict]]) -> None:
+        """Configurations that did well on similar past tasks, tried first by each family's tuner."""
+        for family, params_list in configs.items():
+            for params in params_list:
+                if self.evolver is not None:
+                    self.evolver.enqueue(family, params)
+                elif family in self.tuners and hasattr(self.tuners[family], "enqueue"):
+                    self.tuners[family].enqueue(params)
 
     # --- proposing -----------------------------------------------------------------------
     def propose(self, results, deadline: Deadline) -> tuple[str, dict, str, dict] | None:
         """(family, params, origin, extra) for the next trial, or None when nothing fits."""
         while len(self.portfolio):
             family, params = self.portfolio.ask()
-            if self._fits(family, results, deadline):
+            if self._fits(family, results, deadline) and self._affordable(family, self.portfolio.last_cost, deadline):
                 return family, params, "portfolio", {}
+        if self.evolver is not None:
+            return self._propose_evolved(results, deadline)
         while (family := self._pick_family(results, deadline)) is not None:
             tuner = self.tuners[family]
             for _ in range(_MAX_REPEATS):
@@ -69,8 +89,31 @@ class Scheduler:
             del self.tuners[family]  # its space is exhausted: the tuner keeps proposing what was measured
         return None
 
+    def _propose_evolved(self, results, deadline):
+        for _ in range(_MAX_EVOLVE_TRIES):
+            family, params = self.evolver.ask()
+            earlier = self._done.get(_key(family, params)) or self._done.get(_key(*_plain(family, params)))
+            if earlier is not None:
+                self.evolver.tell(family, params, earlier)  # known: no refit
+                continue
+            if self._fits(family, results, deadline):
+                return family, params, "evolve", {}
+        return None  # nothing new that fits: the search ends
+
+    def _affordable(self, family: str, cost: float | None, deadline: Deadline) -> bool:
+        """A learnt portfolio entry knows its cost (3 folds on 1,000 rows, scaled to these rows and
+        folds): skip one that cannot stop early and would take more than its share of what is left.
+        One that can stop early is left to its time allowance: linear scaling overstates boosting
+        with early stopping on large tables, and skipping it there would cost more than it saves."""
+        if not self.timed or cost is None or get_family(family).truncatable:
+            return True
+        folds = self.shape[3]
+        return cost * max(folds, 1) / 3 <= deadline.remaining() * _SHARE["portfolio"]
+
     def tell(self, result) -> None:
         self._done.setdefault(_key(result.spec.family, result.spec.params), result)
+        if self.evolver is not None:
+            self.evolver.tell(result.spec.family, result.spec.params, result)
         tuner = self.tuners.get(result.spec.family)
         if tuner is not None:
             tuner.tell(result.spec.params, result)
@@ -147,6 +190,12 @@ def _finite_mean(errors) -> float:
 
 def _key(family: str, params: dict) -> str:
     return json.dumps([family, params], sort_keys=True, default=str)
+
+
+def _plain(family: str, params: dict) -> tuple[str, dict]:
+    """A pipeline whose steps all do nothing is its bare family: measured once, not twice."""
+    genes, own = split_genes(params)
+    return (family.removeprefix("pipeline:"), own) if is_identity(genes) else (family, params)
 
 
 def _cost(result) -> float:

@@ -19,7 +19,7 @@ from assay.bench.suite import BenchError
 from assay.task import detect_task
 
 GBDT = ["lightgbm", "xgboost", "catboost"]
-COMPONENTS = ("search", "ensemble", "models")  # the factors an ablation matrix may name
+COMPONENTS = ("search", "ensemble", "models", "portfolio", "warm_start")  # the factors an ablation matrix may name
 
 
 def predictor_options(config: dict | None) -> dict:
@@ -45,6 +45,19 @@ def predictor_options(config: dict | None) -> dict:
         settings["ensemble"] = level in ("on", "true")
     if "models" in config:
         options["families"] = models_level(str(config["models"]))
+    if "portfolio" in config:  # a shipped portfolio ("default", "learnt") or a JSON file
+        from assay.search.strategies import load_document
+
+        try:
+            load_document(str(config["portfolio"]))
+        except Exception as exc:
+            raise BenchError(str(exc)) from None
+        settings["portfolio"] = str(config["portfolio"])
+    if "warm_start" in config:
+        level = str(config["warm_start"]).lower()
+        if level not in ("on", "off"):
+            raise BenchError(f"warm_start={config['warm_start']!r}: use on or off")
+        settings["warm_start"] = level == "on"
     if settings:
         options["settings"] = settings
     return options
@@ -76,6 +89,9 @@ def run(
     X_test = test.drop(columns=[target])
     options = predictor_options(config)
     started = time.perf_counter()
+    # Every bench run is recorded in the knowledge base; warm start stays off unless the matrix asks
+    # for it, or a run's result would depend on which runs came before it.
+    options = {"knowledge": True, "warm_start": False, **options}
     predictor = Predictor(target=target, budget=budget, task=task, seed=seed, verbose=False, **options).fit(train)
     fit_s = time.perf_counter() - started
 

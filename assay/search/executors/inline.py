@@ -2,6 +2,13 @@
 
 Each fold gets an equal share of what is left of the trial's time, so a slow first fold
 cannot starve the last ones. The pruning decision is the scheduler's; this only asks.
+
+`run_folds` is the unit of work every executor runs, wherever it runs. The inline executor is
+the default although two 1-thread workers ran 1.7x the trials per minute of one inline trial on
+the 2-core machine (1.2-1.4x under load; bench/results/scale.md): a pool takes 3-3.5 s to start
+(5 % of the protocol's 60 s budget), pickles every fold model on the way back, holds the data once
+per worker, and every quality figure so far was measured inline. `--workers 2` is the switch;
+making it the default waits for a benchmark of final quality with it (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 
+from assay.errors import AssayError
 from assay.models.registry import get_family
 from assay.search.budget import Deadline
+from assay.search.executors.base import Executor, Prune, TrialOutput, describe_exception, failed_output
 from assay.search.trial import TrialResult, TrialSpec
 
 
@@ -31,74 +40,104 @@ class TrialContext:
     device: str = "cpu"
 
 
-@dataclass
-class TrialOutput:
-    result: TrialResult
-    oof: np.ndarray | None  # out-of-fold predictions (NaN rows were never held out)
-    models: list  # fitted fold models, in fold order
+class InlineExecutor(Executor):
+    """Trials run here, one at a time, when collected: submitting only queues, so with
+    `parallelism` > 1 the engine proposes exactly as it would for a pool of that size, which
+    is how results stay identical whichever executor runs them."""
 
+    name = "inline"
 
-class InlineExecutor:
+    def __init__(self, parallelism: int = 1):
+        self.parallelism = max(1, int(parallelism))
+        self._ctx: TrialContext | None = None
+        self._queue: list[tuple[TrialSpec, float | None, Prune]] = []
+
+    def start(self, ctx: TrialContext) -> None:
+        self._ctx = ctx
+
+    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune) -> None:
+        self._queue.append((spec, seconds, prune))
+
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    def collect(self, timeout: float | None = None) -> list[TrialOutput]:
+        if not self._queue:
+            return []
+        spec, seconds, prune = self._queue.pop(0)
+        try:
+            return [self.run(spec, self._ctx, Deadline.after(seconds), prune)]
+        except AssayError:
+            raise
+        except Exception as exc:  # a family failing on this data must not end the search
+            return [failed_output(spec, describe_exception(exc))]
+
     def run(
         self, spec: TrialSpec, ctx: TrialContext, deadline: Deadline, should_prune: Callable[[list[float]], bool]
     ) -> TrialOutput:
-        family = get_family(spec.family)
-        shape = (len(ctx.y), ctx.task.n_classes) if ctx.task.is_classification else (len(ctx.y),)
-        oof = np.zeros(shape)
-        held_count = np.zeros(len(ctx.y))
-        models, fold_errors, iterations = [], [], []
-        fit_s = predict_s = 0.0
-        k = len(ctx.folds)
-        for i, (tr, va) in enumerate(ctx.folds):
-            fold_deadline = deadline.sooner(None if deadline.at is None else deadline.remaining() / (k - i))
-            model = family(
-                ctx.task,
-                spec.params,
-                seed=spec.seed,
-                metric=ctx.metric.name,
-                n_threads=ctx.n_threads,
-                device=ctx.device,
-            )
-            X_tr, X_va = ctx.X.iloc[tr], ctx.X.iloc[va]
-            model.fit(X_tr, ctx.y[tr], X_val=X_va, y_val=ctx.y[va], deadline=fold_deadline)
-            start = time.perf_counter()
-            fold_pred = model.predict_raw(X_va)
-            predict_s += time.perf_counter() - start
-            oof[va] += fold_pred
-            held_count[va] += 1
-            fit_s += model.fit_seconds_
-            models.append(model)
-            iterations.append(model.best_iteration_)
-            with warnings.catch_warnings():  # a block of one class (time-ordered folds) has no ROC AUC: NaN
-                warnings.simplefilter("ignore", UndefinedMetricWarning)
-                fold_errors.append(ctx.metric.error(ctx.y[va], fold_pred, ctx.task.n_classes))
-            if i + 1 < k and should_prune(fold_errors):
-                return TrialOutput(
-                    TrialResult(
-                        spec,
-                        "pruned",
-                        float(np.mean(fold_errors)),
-                        ctx.metric.from_error(np.mean(fold_errors)),
-                        tuple(fold_errors),
-                        fit_s,
-                        predict_s,
-                        tuple(iterations),
-                        message=f"pruned after fold {i + 1} of {k}",
-                    ),
-                    None,
-                    [],
-                )
-        held = held_count > 0
-        oof = oof / np.where(held, held_count, np.nan).reshape(-1, *([1] * (oof.ndim - 1)))  # NaN: never held out
-        error = ctx.metric.error(ctx.y[held], oof[held], ctx.task.n_classes)
-        result = TrialResult(
-            spec,
-            "ok",
-            float(error),
-            ctx.metric.from_error(error),
-            tuple(fold_errors),
-            fit_s,
-            predict_s,
-            tuple(iterations),
+        return run_folds(spec, ctx, deadline, should_prune)
+
+
+def run_folds(
+    spec: TrialSpec, ctx: TrialContext, deadline: Deadline, should_prune: Callable[[list[float]], bool]
+) -> TrialOutput:
+    family = get_family(spec.family)
+    shape = (len(ctx.y), ctx.task.n_classes) if ctx.task.is_classification else (len(ctx.y),)
+    oof = np.zeros(shape)
+    held_count = np.zeros(len(ctx.y))
+    models, fold_errors, iterations = [], [], []
+    fit_s = predict_s = 0.0
+    k = len(ctx.folds)
+    for i, (tr, va) in enumerate(ctx.folds):
+        fold_deadline = deadline.sooner(None if deadline.at is None else deadline.remaining() / (k - i))
+        model = family(
+            ctx.task,
+            spec.params,
+            seed=spec.seed,
+            metric=ctx.metric.name,
+            n_threads=ctx.n_threads,
+            device=ctx.device,
         )
-        return TrialOutput(result, oof, models)
+        X_tr, X_va = ctx.X.iloc[tr], ctx.X.iloc[va]
+        model.fit(X_tr, ctx.y[tr], X_val=X_va, y_val=ctx.y[va], deadline=fold_deadline)
+        start = time.perf_counter()
+        fold_pred = model.predict_raw(X_va)
+        predict_s += time.perf_counter() - start
+        oof[va] += fold_pred
+        held_count[va] += 1
+        fit_s += model.fit_seconds_
+        models.append(model)
+        iterations.append(model.best_iteration_)
+        with warnings.catch_warnings():  # a block of one class (time-ordered folds) has no ROC AUC: NaN
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            fold_errors.append(ctx.metric.error(ctx.y[va], fold_pred, ctx.task.n_classes))
+        if i + 1 < k and should_prune(fold_errors):
+            return TrialOutput(
+                TrialResult(
+                    spec,
+                    "pruned",
+                    float(np.mean(fold_errors)),
+                    ctx.metric.from_error(np.mean(fold_errors)),
+                    tuple(fold_errors),
+                    fit_s,
+                    predict_s,
+                    tuple(iterations),
+                    message=f"pruned after fold {i + 1} of {k}",
+                ),
+                None,
+                [],
+            )
+    held = held_count > 0
+    oof = oof / np.where(held, held_count, np.nan).reshape(-1, *([1] * (oof.ndim - 1)))  # NaN: never held out
+    error = ctx.metric.error(ctx.y[held], oof[held], ctx.task.n_classes)
+    result = TrialResult(
+        spec,
+        "ok",
+        float(error),
+        ctx.metric.from_error(error),
+        tuple(fold_errors),
+        fit_s,
+        predict_s,
+        tuple(iterations),
+    )
+    return TrialOutput(result, oof, models)

@@ -22,10 +22,15 @@ class RandomStrategy:
         self.space = space
         self._rng = np.random.default_rng(seed + zlib.crc32(family.encode()) % 10_000)
         self._last = -1
+        self._queue: list[dict] = []
 
     def ask(self) -> dict:
         self._last += 1
-        return sample(self.space, self._rng)
+        return self._queue.pop(0) if self._queue else sample(self.space, self._rng)
+
+    def enqueue(self, params: dict) -> None:
+        """A configuration to try next (warm start); parts outside this space take their defaults."""
+        self._queue.append({n: params.get(n, dim.default) for n, dim in self.space.items()})
 
     def tell(self, params: dict, result) -> None:
         """Nothing to learn: random search ignores what it is told."""

@@ -1,4 +1,5 @@
-"""Optuna's TPE over one family's space, warmed with what the portfolio already measured."""
+"""Optuna's TPE over one family's space, warmed with what the portfolio already measured and,
+through `enqueue`, with the best configurations of similar past tasks (assay.knowledge.warmstart)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import zlib
 import optuna
 
 from assay.search.space import Choice, Float, Int, Space, suggest
+from assay.search.space import defaults as _defaults
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -26,6 +28,14 @@ class TPEStrategy:
         self._pending[trial.number] = trial
         self._last = trial.number
         return suggest(trial, self.space)
+
+    def enqueue(self, params: dict) -> None:
+        """A configuration to try next (warm start); parts outside this space take their defaults."""
+        fixed = {
+            n: params[n] if n in params and self._inside({**_defaults(self.space), n: params[n]}) else d
+            for n, d in _defaults(self.space).items()
+        }
+        self.study.enqueue_trial(fixed, skip_if_exists=True)
 
     def tell(self, params: dict, result) -> None:
         """Feed back a result, whether it came from this strategy or from elsewhere (warm start)."""

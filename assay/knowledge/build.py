@@ -1,0 +1,408 @@
+"""Build a zero-shot portfolio from a corpus of past tasks (auto-sklearn 2.0, TabRepo).
+
+1. The corpus: every dataset of a folder minus those of the evaluation suite and their copies
+   (assay.knowledge.corpus says how copies are found).
+2. Candidates, per task kind: each family's search-space defaults plus N seeded random draws.
+3. Every candidate on every corpus dataset under one cheap fixed protocol (at most MAX_ROWS
+   rows, 3-fold CV, a time cap per trial, one thread), each result stored in the knowledge base
+   as it comes, so a run stopped by its time limit resumes, and a later run with more datasets
+   or candidates only measures what is new.
+4. Errors normalised per dataset, (error - best) / (median - best) clipped to [0, 1], so that
+   datasets of every scale count alike; then the greedy choice: the candidate that most lowers
+   the average over datasets of the best-so-far normalised error, again and again. The order is
+   what a fit tries first, so whatever the budget cuts off is the least valuable tail.
+
+Each entry keeps its median measured cost, so the scheduler can skip what cannot fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from assay.knowledge.corpus import CorpusDataset, list_corpus, read_corpus_table, split_corpus, suite_fingerprints
+from assay.knowledge.store import KnowledgeStore, TrialRecord, params_key
+
+KINDS = ("binary", "multiclass", "regression")
+PORTFOLIO_FORMAT = 2
+
+
+@dataclass
+class Protocol:
+    max_rows: int = 1_000
+    folds: int = 3
+    trial_seconds: float = 10.0
+    seed: int = 0
+
+    @property
+    def tag(self) -> str:
+        return f"portfolio-build/v1 rows<={self.max_rows} folds={self.folds} cap={self.trial_seconds:g}s"
+
+
+@dataclass
+class Candidate:
+    kind: str
+    family: str
+    params: dict
+
+    @property
+    def key(self) -> str:
+        return params_key(self.family, self.params)
+
+
+# --- the pure parts --------------------------------------------------------------------------------
+def normalise(errors: np.ndarray) -> np.ndarray:
+    """(configs x datasets) errors -> the same shape in [0, 1], 0 = best on that dataset, 1 = median or
+    worse; a failed or missing measurement (NaN) counts as 1."""
+    errors = np.asarray(errors, dtype=float)
+    out = np.ones_like(errors)
+    for j in range(errors.shape[1]):
+        col = errors[:, j]
+        finite = np.isfinite(col)
+        if not finite.any():
+            continue
+        best, median = np.min(col[finite]), np.median(col[finite])
+        spread = median - best
+        if spread <= 0:
+            spread = np.max(col[finite]) - best
+        if spread <= 0:
+            out[finite, j] = 0.0
+            continue
+        out[finite, j] = np.clip((col[finite] - best) / spread, 0.0, 1.0)
+    return out
+
+
+def greedy_portfolio(normalised: np.ndarray, size: int) -> list[int]:
+    """Row indices in portfolio order: each the row that most lowers the mean over columns of the
+    best-so-far value; ties go to the lower index. Stops early when nothing improves any more."""
+    normalised = np.asarray(normalised, dtype=float)
+    n_configs = normalised.shape[0]
+    chosen: list[int] = []
+    best = np.full(normalised.shape[1], np.inf)
+    for _ in range(min(size, n_configs)):
+        scores = [np.inf if i in chosen else float(np.mean(np.minimum(best, normalised[i]))) for i in range(n_configs)]
+        pick = int(np.argmin(scores))
+        current = float(np.mean(best)) if chosen else np.inf
+        if not scores[pick] < current - 1e-12:
+            break
+        chosen.append(pick)
+        best = np.minimum(best, normalised[pick])
+    return chosen
+
+
+def held_out_curve(normalised: np.ndarray, size: int) -> list[float]:
+    """The honest anytime curve of the greedy portfolio on its own corpus: for each dataset, the
+    portfolio built without it, scored on it after 1..size entries; averaged over datasets. The
+    in-sample curve would reach 0 as soon as every dataset's own best is picked."""
+    normalised = np.asarray(normalised, dtype=float)
+    n = normalised.shape[1]
+    if n < 2:
+        return []
+    curves = np.ones((n, size))
+    for j in range(n):
+        order = greedy_portfolio(np.delete(normalised, j, axis=1), size)
+        running = 1.0
+        for k in range(size):
+            if k < len(order):
+                running = min(running, float(normalised[order[k], j]))
+            curves[j, k] = running
+    return [round(float(v), 4) for v in curves.mean(axis=0)]
+
+
+# --- candidates -------------------------------------------------------------------------------------
+def make_candidates(families: list[str], per_family: int, seed: int) -> list[Candidate]:
+    """Per task kind and family: the defaults first, then `per_family` seeded random draws."""
+    from assay.models.registry import get_family
+    from assay.search.space import defaults
+    from assay.search.strategies.random import sample
+    from assay.task import Task
+
+    out = []
+    for kind in KINDS:
+        task = Task(kind, () if kind == "regression" else tuple(range(2 if kind == "binary" else 3)))
+        for family in families:
+            space = get_family(family).search_space(task, 1000, 20)
+            rng = np.random.default_rng([seed, KINDS.index(kind), sorted(families).index(family)])
+            configs = [defaults(space)] + [sample(space, rng) for _ in range(per_family)]
+            for params in configs:
+                cand = Candidate(kind, family, params)
+                if all(c.key != cand.key or c.kind != kind for c in out):
+                    out.append(cand)
+    return out
+
+
+# --- measuring --------------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    ctx: object
+    schema: object
+    fingerprint: str
+
+
+def prepare(ds: CorpusDataset, protocol: Protocol) -> Prepared:
+    """A corpus dataset as a fit would see it (metadata hints, cleaning, preprocessing), cut to
+    the protocol's rows with every class kept, and split into the protocol's folds."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from assay.data.clean import clean_frame
+    from assay.data.schema import infer_schema, load_hints
+    from assay.evaluate.metrics import get_metric
+    from assay.fit import data_fingerprint
+    from assay.preprocess.table import TablePreprocessor
+    from assay.search.executors import TrialContext
+    from assay.task import detect_task
+
+    frame = read_corpus_table(ds.path)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    frame = frame[frame["target"].notna()].reset_index(drop=True)
+    rng = np.random.default_rng(protocol.seed)
+    if ds.kind != "regression":
+        counts = frame["target"].map(frame["target"].value_counts())
+        frame = frame[counts >= 2 * protocol.folds].reset_index(drop=True)
+    if len(frame) > protocol.max_rows:
+        if ds.kind != "regression":  # stratified: every class keeps its share, and at least `folds` rows
+            from sklearn.model_selection import train_test_split
+
+            keep, _ = train_test_split(
+                np.arange(len(frame)),
+                train_size=protocol.max_rows,
+                stratify=frame["target"],
+                random_state=protocol.seed,
+            )
+        else:
+            keep = rng.choice(len(frame), protocol.max_rows, replace=False)
+        frame = frame.iloc[np.sort(keep)].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schema = infer_schema(frame, target="target", hints=load_hints(ds.meta_path))
+        frame, _ = clean_frame(frame, schema, target="target")
+    X, y_raw = frame.drop(columns=["target"]), frame["target"]
+    task = detect_task(y_raw, ds.kind)
+    y = task.encode(y_raw)
+    if task.is_classification and np.bincount(y).min() < protocol.folds:
+        raise ValueError("a class has fewer rows than folds")
+    Xp = TablePreprocessor().fit(X, schema).transform(X)
+    splitter = (StratifiedKFold if task.is_classification else KFold)(
+        protocol.folds, shuffle=True, random_state=protocol.seed
+    )
+    folds = list(splitter.split(Xp, y if task.is_classification else None))
+    ctx = TrialContext(Xp, y, folds, task, get_metric(None, task), n_threads=1)
+    return Prepared(ctx, schema, data_fingerprint(frame))
+
+
+def measure(prepared: Prepared, cand: Candidate, protocol: Protocol) -> TrialRecord:
+    from assay.search.budget import Deadline
+    from assay.search.executors import InlineExecutor
+    from assay.search.trial import TrialSpec
+
+    spec = TrialSpec(0, cand.family, cand.params, protocol.seed, "portfolio-build")
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = InlineExecutor().run(spec, prepared.ctx, Deadline.after(protocol.trial_seconds), lambda errs: False)
+        r = out.result
+        return TrialRecord(
+            0, cand.family, cand.params, "portfolio-build", r.status, r.error, r.fit_seconds + r.predict_seconds
+        )
+    except Exception as exc:  # a failure is a measurement too: it counts as the worst score
+        seconds = time.perf_counter() - start
+        return TrialRecord(0, cand.family, cand.params, "portfolio-build", "failed", math.nan, seconds, str(exc)[:300])
+
+
+@dataclass
+class BuildReport:
+    corpus: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)
+    measured: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def run_measurements(
+    datasets: list[CorpusDataset],
+    candidates: list[Candidate],
+    store: KnowledgeStore,
+    protocol: Protocol,
+    minutes: float | None,
+    progress=None,
+) -> BuildReport:
+    """Measure what the store lacks, dataset by dataset (so a stop leaves whole columns), until done
+    or `minutes` run out."""
+    from assay.knowledge.metafeatures import meta_features
+
+    report = BuildReport(corpus=[d.name for d in datasets])
+    end = None if minutes is None else time.monotonic() + 60 * minutes
+    for ds in datasets:
+        if end is not None and time.monotonic() > end:
+            report.stopped_early = True
+            break
+        mine = [c for c in candidates if c.kind == ds.kind]
+        known = _known(store, ds, protocol)
+        if known is not None and all(c.key in store.measured(known) for c in mine):
+            continue
+        try:
+            prepared = prepare(ds, protocol)
+        except Exception as exc:
+            report.skipped[ds.name] = f"{type(exc).__name__}: {exc}"[:200]
+            continue
+        ctx = prepared.ctx
+        meta = meta_features(ctx.X, ctx.y, ctx.task, prepared.schema, seed=protocol.seed)
+        task_id = store.add_task(
+            ds.name,
+            prepared.fingerprint,
+            ctx.task.kind,
+            ctx.metric.name,
+            meta,
+            source=str(ds.path),
+            protocol=protocol.tag,
+        )
+        done = store.measured(task_id)
+        for cand in mine:
+            if cand.key in done:
+                continue
+            if end is not None and time.monotonic() > end:
+                report.stopped_early = True
+                break
+            record = measure(prepared, cand, protocol)
+            store.add_trials([replace(record, task=task_id)])
+            report.measured += 1
+            if progress is not None:
+                progress(ds.name, cand)
+    return report
+
+
+def _known(store: KnowledgeStore, ds: CorpusDataset, protocol: Protocol) -> int | None:
+    return next((t.id for t in store.tasks(protocol.tag) if t.name == ds.name), None)
+
+
+def score_table(store: KnowledgeStore, candidates: list[Candidate], kind: str, protocol: Protocol):
+    """(errors configs x datasets, dataset names, median cost per config) over the datasets that
+    have every candidate of this kind measured."""
+    mine = [c for c in candidates if c.kind == kind]
+    columns, names, costs = [], [], []
+    for task in store.tasks(protocol.tag, kind):
+        done = store.measured(task.id)
+        if not all(c.key in done for c in mine):
+            continue
+        columns.append([done[c.key].error if done[c.key].status == "ok" else math.nan for c in mine])
+        costs.append([done[c.key].fit_seconds for c in mine])
+        names.append(task.name)
+    errors = np.array(columns, dtype=float).T if columns else np.zeros((len(mine), 0))
+    cost = np.median(np.array(costs), axis=0) if costs else np.zeros(len(mine))
+    return errors, names, cost
+
+
+def build_portfolio(
+    corpus_dir: str | Path,
+    exclude_suite: str | Path | None,
+    store: KnowledgeStore,
+    *,
+    families: list[str] | None = None,
+    configs_per_family: int = 2,
+    size: int = 16,
+    protocol: Protocol | None = None,
+    minutes: float | None = None,
+    max_datasets: int | None = None,
+    command: str = "",
+    progress=None,
+) -> dict:
+    """Measure (resumably) and select; returns the portfolio document (format 2)."""
+    from assay.models.registry import available_families
+
+    protocol = protocol or Protocol()
+    families = available_families(families)
+    corpus = list_corpus(corpus_dir)
+    held_out = suite_fingerprints(exclude_suite) if exclude_suite else []
+    kept, excluded = split_corpus(corpus, held_out)
+    kept = _interleave(kept, protocol.seed)[:max_datasets] if max_datasets else _interleave(kept, protocol.seed)
+    candidates = make_candidates(families, configs_per_family, protocol.seed)
+    report = run_measurements(kept, candidates, store, protocol, minutes, progress)
+    entries, used, curves, baseline = [], {}, {}, {}
+    for kind in KINDS:
+        errors, names, cost = score_table(store, candidates, kind, protocol)
+        used[kind] = names
+        if not names:
+            continue
+        mine = [c for c in candidates if c.kind == kind]
+        norm = normalise(errors)
+        order = greedy_portfolio(norm, size)
+        curves[kind] = held_out_curve(norm, size)
+        firsts = [i for i, c in enumerate(mine) if i == 0 or mine[i - 1].family != c.family]  # defaults
+        baseline[kind] = [round(float(np.mean(np.min(norm[firsts[: k + 1]], axis=0))), 4) for k in range(len(firsts))]
+        running = np.full(norm.shape[1], np.inf)
+        for i in order:
+            running = np.minimum(running, norm[i])
+            entries.append(
+                {
+                    "family": mine[i].family,
+                    "params": mine[i].params,
+                    "tasks": [kind],
+                    "seconds": round(float(cost[i]), 3),
+                    "mean_normalised_error": round(float(np.mean(norm[i])), 4),
+                    "portfolio_average_after": round(float(np.mean(running)), 4),
+                }
+            )
+    return {
+        "format": PORTFOLIO_FORMAT,
+        "name": "learnt",
+        "about": "Learnt: greedy zero-shot portfolio per task kind over a corpus (assay knowledge build-portfolio).",
+        "provenance": {
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": command,
+            "corpus": str(corpus_dir),
+            "datasets_used": used,
+            "excluded": excluded,
+            "excluded_from": str(exclude_suite) if exclude_suite else None,
+            "skipped": report.skipped,
+            "candidates": {k: sum(1 for c in candidates if c.kind == k) for k in KINDS},
+            "families": families,
+            "configs_per_family": configs_per_family,
+            "protocol": {
+                **protocol.__dict__,
+                "tag": protocol.tag,
+                "normalisation": "(err-best)/(median-best) in [0,1]",
+            },
+            "held_out_curve": curves,  # leave-one-dataset-out: mean normalised error after 1..size entries
+            "defaults_curve": baseline,  # the same, trying each family's defaults in registry order (nothing learnt)
+            "measured_this_run": report.measured,
+            "trials_used": sum(sum(c.kind == k for c in candidates) * len(v) for k, v in used.items()),
+            "stopped_early": report.stopped_early,
+        },
+        "entries": entries,
+    }
+
+
+def _interleave(datasets: list[CorpusDataset], seed: int) -> list[CorpusDataset]:
+    """Seeded shuffle, then task kinds taken in turn, so a time-limited run covers all three."""
+    rng = np.random.default_rng(seed)
+    by_kind = {k: [d for d in datasets if d.kind == k] for k in KINDS}
+    for k in KINDS:
+        by_kind[k] = [by_kind[k][i] for i in rng.permutation(len(by_kind[k]))]
+    out = []
+    while any(by_kind.values()):
+        for k in KINDS:
+            if by_kind[k]:
+                out.append(by_kind[k].pop(0))
+    return out
+
+
+def write_portfolio(doc: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def frame_of(doc: dict) -> pd.DataFrame:
+    return pd.DataFrame(doc.get("entries", []))

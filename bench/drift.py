@@ -29,7 +29,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -40,6 +39,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from assay import Predictor
+from assay.bench.harness import commit_label
 from assay.evaluate.metrics import get_metric
 from assay.monitor import Thresholds, monitor, performance_over_time
 from assay.monitor import stats as mstats
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         print(f"{name}: {len(recs)} windows in {info['seconds']} s", file=sys.stderr)
     meta = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": commit_label(),
         "seconds": round(time.time() - started, 1),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -429,15 +429,6 @@ def _counts(items: list[str]) -> dict:
 
 def _datasets(records) -> list[str]:
     return sorted({r["dataset"] for r in records})
-
-
-def _commit() -> str:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
-        return done.stdout.strip() + ("+dirty" if dirty.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

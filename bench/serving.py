@@ -451,6 +451,8 @@ def report(results: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
+    from assay.bench.harness import commit_label
+
     args = parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
@@ -459,7 +461,7 @@ def main(argv=None) -> int:
     model_dir = args.model or fit_model(train, work / "model")
     print(f"model: {model_dir}", flush=True)
     results = {
-        "commit": _commit(),
+        "commit": commit_label(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "data": source,
         "train_rows": len(train),
@@ -497,15 +499,6 @@ def main(argv=None) -> int:
     report(results, args.out)
     print(args.out.with_suffix(".md").read_text())
     return 0
-
-
-def _commit() -> str:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
-        return done.stdout.strip() + ("+uncommitted changes" if dirty.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

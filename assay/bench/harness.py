@@ -301,6 +301,12 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def commit_label() -> str:
+    """The commit as benchmark pages print it: short hash, and a mark when the tree had edits."""
+    state = git_state()
+    return "unknown" if state is None else state["commit"][:7] + ("+uncommitted changes" if state["dirty"] else "")
+
+
 def git_state() -> dict | None:
     """The commit of the code under measurement, and whether the tree had edits (read-only git)."""
     root = Path(__file__).resolve().parents[2]

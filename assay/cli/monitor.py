@@ -59,8 +59,7 @@ def monitor(
         )
     if webhook is not None:
         alerts.check_webhook(webhook)
-    given = {"alpha": alpha, "psi": psi, "distance": distance, "auc": auc}
-    thresholds = Thresholds(**{k: v for k, v in given.items() if v is not None})
+    thresholds = Thresholds.given(alpha=alpha, psi=psi, distance=distance, auc=auc)
     predictor = load_model(model, registry)
     shared = dict(
         reference=reference,

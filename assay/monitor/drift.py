@@ -78,6 +78,12 @@ class Thresholds:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def given(cls, **options) -> Thresholds:
+        """The defaults, overridden by each option a caller set (None: not set), as the CLI and
+        the monitor endpoint receive them."""
+        return cls(**{k: v for k, v in options.items() if v is not None})
+
 
 @dataclass
 class FeatureDrift:

@@ -134,9 +134,8 @@ def monitor_router(log: PredictionLog) -> APIRouter:
 
 
 def _run(log: PredictionLog, model: LoadedModel, body: MonitorRequest):
-    given = {"alpha": body.alpha, "psi": body.psi, "distance": body.distance, "auc": body.auc}
     shared = dict(
-        thresholds=Thresholds(**{k: v for k, v in given.items() if v is not None}),
+        thresholds=Thresholds.given(alpha=body.alpha, psi=body.psi, distance=body.distance, auc=body.auc),
         multivariate=body.multivariate,
         every=body.every,
         rows=body.rows,

@@ -67,6 +67,8 @@ class FitSettings:
     cluster: str | None = None  # a Ray cluster address; RAY_ADDRESS is honoured too
     workers: int | None = None  # trials in flight at once (also fixes the order of a --trials search)
     search_rows: int | None = SEARCH_ROWS  # above this many rows, search on a sample, refit on all (None: never)
+    checkpoint: str | None = None  # a folder journaling finished trials (assay.search.journal); None: no journal
+    resume: bool = False  # continue the interrupted fit journaled in `checkpoint`
 
 
 ADVANCED_SETTINGS = ("search", "ensemble", "portfolio", "warm_start")
@@ -144,12 +146,13 @@ def training_sample(X: pd.DataFrame, y_raw: pd.Series, outcome, ensemble, seed: 
 
 def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query: str | None = None) -> FitResult:
     started = time.monotonic()
-    budget = settings.budget
+    budget = settings.budget  # the user's: it shapes the validation plan, which a resumed fit must keep
     executor_kind = resolve_executor(settings.executor, settings.cluster, settings.workers)  # fails before reading
     check_search_rows(settings.search_rows)
-    work, _ = fit_diagnostics.reserve(budget)  # the search and ensemble leave time for the report's diagnostics
-    deadline = Deadline.after(None if work.seconds is None else work.seconds - _reserve(work.seconds))
     notes: list[str] = []
+    run_budget = session_budget(settings, notes)  # what this run may spend (less when resuming)
+    work, _ = fit_diagnostics.reserve(run_budget)  # the search and ensemble leave time for the report's diagnostics
+    deadline = Deadline.after(None if work.seconds is None else work.seconds - _reserve(work.seconds))
     clock = fit_diagnostics.TrialClock(started)
     events = Events([*callbacks, clock])
 
@@ -170,6 +173,7 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     notes += split_notes
     time_column = by.column if by is not None and by.kind == "time" else None
     leaks, X = guard_leaks(X, y_raw, task, schema, settings.allow_leaky, notes, time_column)
+    fingerprint = data_fingerprint(frame)
 
     preprocessor = TablePreprocessor().fit(X, schema)
     Xp = preprocessor.transform(X)
@@ -214,19 +218,22 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
         scheduler,
         events,
         settings.name,
-        data_fingerprint(frame),
+        fingerprint,
         settings.seed,
     )
     if "warm_start" in learnt:
         notes.append(
             f"warm start: {learnt['warm_start']['configs']} configuration(s) from {learnt['warm_start']['from']}"
         )
-    events.emit("on_search_start", total_seconds=budget.seconds, total_trials=budget.trials, plan=plan)
+    events.emit("on_search_start", total_seconds=run_budget.seconds, total_trials=budget.trials, plan=plan)
     executor = make_executor(
         settings.executor, cluster=settings.cluster, workers=settings.workers, n_threads=settings.n_threads
     )
+    if settings.checkpoint:
+        describe = fit_identity(settings, fingerprint, task, metric, plan, families)
+        executor = journaled(executor, settings, describe, started, notes)
     try:
-        outcome = run_search(ctx, budget, deadline, scheduler, settings.seed, events, executor)
+        outcome = run_search(ctx, run_budget, deadline, scheduler, settings.seed, events, executor)
     finally:
         executor.shutdown()
     notes += outcome.notes
@@ -236,7 +243,7 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     full_ctx = None if full is None else replace(ctx, X=full[0], y=full[1])
     ensemble, ensemble_error = build_ensemble(outcome, ctx, plan, work, started, notes, full_ctx)
     events.emit("on_ensemble", weights=ensemble_weights(ensemble), score=metric.from_error(ensemble_error))
-    until = fit_diagnostics.deadline(budget, started)
+    until = fit_diagnostics.deadline(run_budget, started)
     diagnostics = fit_diagnostics.collect(
         ctx, plan, outcome, ensemble, preprocessor, settings.seed, clock, until, notes
     )
@@ -256,13 +263,84 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
         outcome,
         ensemble,
         ensemble_error,
-        data_fingerprint(frame),
+        fingerprint,
         len(frame),
         time.monotonic() - started,
         notes,
         diagnostics,
         training_sample(X_kept, y_kept, outcome, ensemble, settings.seed),
     )
+
+
+def session_budget(settings: FitSettings, notes: list[str]) -> Budget:
+    """The budget of this run: the user's, or for a resumed timed fit what the interrupted run
+    left of it (assay.search.journal.resumed_seconds). Read before the data, so `--resume`
+    without a journal fails at once."""
+    if not settings.resume:
+        return settings.budget
+    from assay.search.journal import read_header, resumed_seconds
+
+    if not settings.checkpoint:
+        raise ConfigError(
+            problem("resume asked without a checkpoint folder", where="resume", fix="pass checkpoint=FOLDER")
+        )
+    used = float(read_header(settings.checkpoint).get("seconds_used", 0.0))
+    if not settings.budget.timed:
+        return settings.budget
+    seconds = resumed_seconds(settings.budget.seconds, used)
+    notes.append(f"resumed after {used:.1f} s of an interrupted fit; this run's budget: {seconds:.1f} s")
+    return Budget(seconds, settings.budget.trials)
+
+
+def fit_identity(settings: FitSettings, fingerprint: str, task, metric, plan, families) -> dict:
+    """What makes a journal's trials valid for this fit: the same data, folds and search. The
+    budget is not part of it: a resumed fit spends what is left, or runs more trials."""
+    from assay import __version__
+
+    return {
+        "assay": __version__,
+        "data": fingerprint,
+        "target": settings.target,
+        "task": task.kind,
+        "metric": metric.name,
+        "seed": settings.seed,
+        "families": families,
+        "search": settings.search,
+        "portfolio": settings.portfolio,
+        "validation": f"{plan.kind} x{plan.n_folds} repeats {plan.n_repeats}",
+        "types": settings.types,
+        "allow_leaky": settings.allow_leaky,
+        "group_column": settings.group_column,
+        "time_column": settings.time_column,
+        "search_rows": settings.search_rows,
+        "workers": settings.workers,
+        "warm_start": settings.warm_start,
+    }
+
+
+def journaled(executor, settings: FitSettings, describe: dict, started: float, notes: list[str]):
+    """The executor wrapped so that finished trials are journaled (and, resuming, replayed). A
+    journal that cannot be created (a full or read-only disk) costs resumability, not the fit."""
+    import json
+
+    from assay.search.executors.journaled import JournaledExecutor
+    from assay.search.journal import TrialJournal
+
+    key = hashlib.sha256(json.dumps(describe, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        journal = TrialJournal.open(settings.checkpoint, key, describe, resume=settings.resume)
+    except OSError as exc:
+        if settings.resume:
+            executor.shutdown()
+            raise ConfigError(
+                problem(f"cannot read the journal: {exc}", where=str(settings.checkpoint), fix="check the folder")
+            ) from exc
+        notes.append(f"no journal (this fit cannot be resumed if interrupted): {exc}")
+        return executor
+    except BaseException:
+        executor.shutdown()
+        raise
+    return JournaledExecutor(executor, journal, started)
 
 
 _PROFILE_MAX_COLUMNS = 300  # above this the per-column profile would swell the saved report

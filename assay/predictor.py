@@ -22,7 +22,7 @@ from assay.data.leakage import shared_rows
 from assay.data.read import read_with_report
 from assay.data.schema import Schema, parse_type_overrides, read_types_file
 from assay.ensemble import EnsembleModel
-from assay.errors import ConfigError, TargetError, problem
+from assay.errors import ArtifactError, AssayError, ConfigError, TargetError, problem
 from assay.evaluate import diagnostics as fit_diagnostics
 from assay.evaluate.metrics import evaluate_all, get_metric
 from assay.fit import FitSettings, fit_table, override_settings
@@ -64,6 +64,7 @@ class Predictor:
         search: str | None = None,
         knowledge: bool | str = False,
         warm_start: bool | None = None,
+        checkpoint: str | Path | None = None,
     ):
         self.target = target
         self.budget = budget
@@ -88,10 +89,14 @@ class Predictor:
         self.search = search  # e.g. "portfolio+tpe" (default), "evolve", "portfolio+evolve", "random"
         self.knowledge = knowledge  # record the trials in the knowledge base: True (ASSAY_HOME) or a file path
         self.warm_start = warm_start  # seed tuners from similar past tasks (opt-in)
+        # a folder journaling every finished trial, so fit(resume=True) continues an interrupted fit;
+        # it is deleted once the model is saved (assay.search.journal)
+        self.checkpoint = checkpoint
 
     # --- fitting -------------------------------------------------------------------------
-    def fit(self, data, callbacks=(), *, query: str | None = None) -> Predictor:
-        """Fit on `data`: a file path, a DataFrame, or a SQLAlchemy URL / "duckdb" with `query`."""
+    def fit(self, data, callbacks=(), *, query: str | None = None, resume: bool = False) -> Predictor:
+        """Fit on `data`: a file path, a DataFrame, or a SQLAlchemy URL / "duckdb" with `query`.
+        `resume`: continue the interrupted fit journaled in `checkpoint`, reusing its finished trials."""
         budget = Budget(DEFAULT_BUDGET if self.budget is None and self.trials is None else self.budget, self.trials)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(
@@ -119,6 +124,8 @@ class Predictor:
             knowledge=self.knowledge,
             warm_start=self.warm_start,
             name=_task_name(data, self.target),
+            checkpoint=None if self.checkpoint is None else str(self.checkpoint),
+            resume=resume,
         )
         if self.search is not None:
             settings = override_settings(settings, {"search": self.search})
@@ -359,12 +366,33 @@ class Predictor:
         }
         path = save_folder(directory, write, manifest)
         self._report_into(path)
+        if self.checkpoint is not None:  # the model is safe on disk: the trial journal has done its job
+            import shutil
+
+            shutil.rmtree(self.checkpoint, ignore_errors=True)
         return path
 
     @classmethod
     def load(cls, directory) -> Predictor:
+        """A saved model folder, verified first (assay.artifact.store.open_folder). A file that passes
+        the checks and still cannot be read (a library refusing it) is the folder's fault: an
+        ArtifactError naming it, not a library's traceback."""
         manifest = open_folder(directory)
-        directory = Path(directory)
+        try:
+            return cls._load_verified(Path(directory), manifest)
+        except AssayError:
+            raise
+        except Exception as exc:
+            raise ArtifactError(
+                problem(
+                    f"the model folder could not be read: {type(exc).__name__}: {str(exc)[:300]}",
+                    where=str(directory),
+                    fix="restore the folder (e.g. from the registry) or refit; assay will not guess at a damaged model",
+                )
+            ) from exc
+
+    @classmethod
+    def _load_verified(cls, directory: Path, manifest: dict) -> Predictor:
         predictor = cls(
             manifest["target"],
             manifest["budget"]["seconds"],

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from assay.data.chunks import ChunkSource, iter_chunks
-from assay.errors import ConfigError, SchemaError, problem
+from assay.errors import ConfigError, SchemaError, problem, storage_error
 from assay.preprocess.contract import MAX_ROWS, ColumnIssue, ContractReport
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -75,8 +75,11 @@ def predict_file(
         total = ContractReport(n_rows, _final(merged, n_chunks, strict), strict, info.first_line)
         total.enforce(stacklevel=3)
         writer.commit()
-    except BaseException:
+    except BaseException as exc:
         writer.discard()
+        error = storage_error(exc, "predictions could not be written", str(dst), "free space or write elsewhere (-o)")
+        if error is not None:
+            raise error from exc
         raise
     finally:
         if bar is not None:

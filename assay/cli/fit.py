@@ -10,6 +10,7 @@ from assay.cli.app import command
 from assay.cli.render import console, leaderboard_table
 from assay.errors import ConfigError, problem
 from assay.predictor import Predictor
+from assay.search.journal import journal_path
 from assay.search.subsample import SEARCH_ROWS
 
 
@@ -64,6 +65,12 @@ def fit(
     search_rows: int = typer.Option(
         SEARCH_ROWS, "--search-rows", help="above this many rows, search on a sample and refit on all (0: never)"
     ),
+    resume: bool = typer.Option(
+        False, "--resume", help="continue an interrupted fit with the same --out, reusing its finished trials"
+    ),
+    journal: bool = typer.Option(
+        True, "--journal/--no-journal", help="journal finished trials beside --out (OUT.journal) so --resume works"
+    ),
 ):
     """Search models for DATA's TARGET within the budget, ensemble the best, save the result."""
     if budget is not None and trials is not None:
@@ -74,6 +81,13 @@ def fit(
         from assay.registry.service import check_name
 
         check_name(register)  # before the fit, not after it
+    if resume and not journal:
+        raise ConfigError(problem("--resume needs the journal", where="options", fix="drop --no-journal"))
+    checkpoint = journal_path(out) if journal else None
+    if checkpoint is not None and not resume and (checkpoint / "journal.json").is_file():
+        console.print(
+            f"[yellow]note[/]: {checkpoint} holds an interrupted fit; starting over (pass --resume to continue it)"
+        )
     predictor = Predictor(
         target,
         budget,
@@ -95,7 +109,8 @@ def fit(
         cluster=cluster,
         workers=workers,
         search_rows=search_rows or None,
-    ).fit(data, query=query)
+        checkpoint=checkpoint,
+    ).fit(data, query=query, resume=resume)
     console.print(leaderboard_table(predictor.leaderboard()))
     for line in predictor.info["cleaning"]:
         console.print(f"[cyan]cleaned[/]: {line}", highlight=False)

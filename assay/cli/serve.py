@@ -22,6 +22,7 @@ def build_app(
     name: str | None = None,
     cors: list[str] | None = None,
     no_auth: bool = False,
+    open_docs: bool = False,
     max_body_mb: float = 50.0,
     max_records: int = 10_000,
     reload_seconds: float = 5.0,
@@ -38,7 +39,9 @@ def build_app(
     the registry database for feedback, monitoring and retraining; 0 logs nothing (and then the
     feedback and monitor endpoints are not mounted). retrain: a cron expression; the served models
     are retrained on that schedule in this process (assay.monitor.schedule), promoted only when
-    better beyond noise. webhook: where retrain decisions are POSTed too."""
+    better beyond noise. webhook: where retrain decisions are POSTed too. open_docs: the API docs
+    (/docs, /redoc, /openapi.json) without a token; by default they need one like every other path
+    but the probes and the web app's shell."""
     from assay.registry import Registry
     from assay.serve import create_app
     from assay.serve.state import MB
@@ -91,6 +94,7 @@ def build_app(
         name=name,
         registry=reg,
         auth=not no_auth,
+        open_docs=open_docs,
         cors_origins=cors or None,
         max_body_bytes=int(max_body_mb * MB),
         max_request_bytes=int(min(5.0, max_body_mb) * MB),
@@ -127,6 +131,12 @@ def serve(
         None, "--cors", help="allow browser calls from ORIGIN (repeatable); CORS is off by default"
     ),
     no_auth: bool = typer.Option(False, "--no-auth", help="DANGER: accept requests without an API token"),
+    open_docs: bool = typer.Option(
+        False,
+        "--open-docs",
+        help="serve the API docs (/docs, /redoc, /openapi.json and their assets) without a token; "
+        "by default they need one",
+    ),
     max_body_mb: float = typer.Option(50.0, "--max-body-mb", help="largest upload to the streaming endpoint, in MB"),
     max_records: int = typer.Option(10_000, "--max-records", help="most rows in one JSON or one-response request"),
     reload_seconds: float = typer.Option(
@@ -153,6 +163,7 @@ def serve(
         name=name,
         cors=cors,
         no_auth=no_auth,
+        open_docs=open_docs,
         max_body_mb=max_body_mb,
         max_records=max_records,
         reload_seconds=reload_seconds,
@@ -172,5 +183,6 @@ def serve(
     handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    console.print(f"assay serving on [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl+C stops it")
+    docs = "open to all" if open_docs or no_auth else "need a token; --open-docs opens them"
+    console.print(f"assay serving on [bold]http://{host}:{port}/[/] (API docs at /docs: {docs}); Ctrl+C stops it")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

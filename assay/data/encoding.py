@@ -146,7 +146,9 @@ def _records(body: str, delimiter: str, limit: int) -> list[list[str]]:
 
 
 def _best_delimiter(body: str) -> str:
-    """The candidate that splits the header into most fields and the rows into as many as the header."""
+    """The candidate that splits the header into most fields and the rows into as many as the header;
+    none that splits at most half the rows like the header (then the file has one column, e.g. a
+    header ';' over numbers: found by tests/hardening/test_properties_ingest.py)."""
     best, best_score = ",", (0.0, 0)
     for delim in DELIMITERS:
         rows = _records(body, delim, 50)
@@ -154,6 +156,8 @@ def _best_delimiter(body: str) -> str:
             continue
         width = len(rows[0])
         agree = sum(len(r) == width for r in rows[1:]) / max(len(rows) - 1, 1)
+        if len(rows) > 1 and agree < 0.5:  # splits the header but not the rows: one column that holds it
+            continue
         score = (round(agree, 2), width)
         if score > best_score:
             best, best_score = delim, score

@@ -13,6 +13,7 @@ from __future__ import annotations
 import lzma
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -189,7 +190,7 @@ def _read_path(path: Path, report: ReadReport, encoding, delimiter, sheet, rejec
         raise
     except (ValueError, UnicodeError, pd.errors.ParserError, OSError, EOFError, pa.ArrowException) as exc:
         _could_not_parse(exc, where)
-    except (zipfile.BadZipFile, lzma.LZMAError, KeyError) as exc:
+    except (zipfile.BadZipFile, lzma.LZMAError, zlib.error, KeyError) as exc:  # damaged compressed data
         _could_not_parse(exc, where)
 
 

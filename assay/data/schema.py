@@ -270,7 +270,9 @@ class _Facts:
         return True
 
     def example(self, k: int = 3) -> str:
-        vals = (self.text if self.text is not None else self.numbers).drop_duplicates().head(k)
+        # bool and datetime columns keep neither text nor numbers: their own values are the examples
+        shown = self.text if self.text is not None else self.numbers
+        vals = (shown if shown is not None else self.full.dropna().astype(str)).drop_duplicates().head(k)
         return ", ".join(repr(v) if isinstance(v, str) else f"{v:g}" for v in vals)
 
     def count(self, what: str = "") -> str:

@@ -77,7 +77,16 @@ class Source:
 
     def open(self):
         if self.compression == "zip":
-            return zipfile.ZipFile(self.path).open(self.member)
+            try:
+                return zipfile.ZipFile(self.path).open(self.member)
+            except NotImplementedError:  # Deflate64, PPMd ... (Windows zips large files with Deflate64)
+                raise DataSourceError(
+                    problem(
+                        "the zip archive uses a compression method Python cannot read",
+                        where=self.where,
+                        fix="unzip it and read the table itself, or zip it again with plain deflate",
+                    )
+                ) from None
         return _PY_OPENERS[self.compression](self.path, "rb")
 
     def for_arrow(self):
@@ -183,28 +192,59 @@ def type_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def read_parquet(src: Source, report: ReadReport) -> pd.DataFrame:
     report.engine = "pyarrow"
-    return pd.read_parquet(src.path)
+    return valid_text(pd.read_parquet(src.path), src.where)
 
 
 def read_feather(src: Source, report: ReadReport) -> pd.DataFrame:
     report.engine = "pyarrow"
-    return pd.read_feather(src.path)
+    return valid_text(pd.read_feather(src.path), src.where)
+
+
+def valid_text(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """pyarrow's JSON, Parquet and Feather readers keep text bytes as they find them: invalid UTF-8
+    would reach pandas and fail in the first string operation to touch it, far from the file
+    (bench/fuzz.py found it). Refused here instead, naming the column."""
+    for i, dtype in enumerate(frame.dtypes.tolist()):
+        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+            try:
+                pa.array(frame.iloc[:, i]).validate(full=True)
+            except pa.ArrowInvalid:
+                raise DataSourceError(
+                    problem(
+                        f"column {str(frame.columns[i])[:100]!r} holds text that is not valid UTF-8",
+                        where=where,
+                        fix="save the file again with its text encoded as UTF-8",
+                    )
+                ) from None
+    return frame
 
 
 def read_excel(src: Source, report: ReadReport, sheet=None) -> pd.DataFrame:
     _need("openpyxl", "Excel files")
     report.engine = "openpyxl"
-    with pd.ExcelFile(src.path, engine="openpyxl") as book:
-        names = book.sheet_names
-        if sheet is None:
-            sheet = names[0]
-            if len(names) > 1:
-                report.notes.append(f"read the first sheet {sheet!r} of {len(names)}; pass sheet= for another")
-        elif sheet not in names and not (isinstance(sheet, int) and 0 <= sheet < len(names)):
-            raise DataSourceError(
-                problem(f"no sheet {sheet!r} in the workbook", where=src.where, fix=f"pass one of sheet={names}")
+    try:
+        with pd.ExcelFile(src.path, engine="openpyxl") as book:
+            names = book.sheet_names
+            if sheet is None:
+                sheet = names[0]
+                if len(names) > 1:
+                    report.notes.append(f"read the first sheet {sheet!r} of {len(names)}; pass sheet= for another")
+            elif sheet not in names and not (isinstance(sheet, int) and 0 <= sheet < len(names)):
+                raise DataSourceError(
+                    problem(f"no sheet {sheet!r} in the workbook", where=src.where, fix=f"pass one of sheet={names}")
+                )
+            return book.parse(sheet)
+    except (DataSourceError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in zipfile, zlib, the XML parser or
+        # openpyxl itself, with no common base class (bench/fuzz.py found zlib.error)
+        raise DataSourceError(
+            problem(
+                f"could not read the workbook: {type(exc).__name__}: {first_line(exc)}",
+                where=src.where,
+                fix="open it in a spreadsheet program and save it again as .xlsx, or export it as CSV",
             )
-        return book.parse(sheet)
+        ) from None
 
 
 def read_json(src: Source, report: ReadReport, lines: bool) -> pd.DataFrame:
@@ -214,7 +254,7 @@ def read_json(src: Source, report: ReadReport, lines: bool) -> pd.DataFrame:
         try:
             holder = [pjson.read_json(src.for_arrow())]
             report.engine = "pyarrow"
-            return arrow_to_pandas(holder)
+            return valid_text(arrow_to_pandas(holder), src.where)
         except pa.ArrowInvalid as exc:
             report.notes.append(f"pyarrow could not read the JSON lines ({first_line(exc)}); read them with pandas")
     report.engine = "pandas"

@@ -110,6 +110,8 @@ class PredictionLog:
         self._engine = _connect(self.url)
         self._pending: list[dict] = []
         self._busy = 0  # rows taken by the writer and not yet committed
+        self._queued = 0  # rows ever queued, and rows ever written: flush waits for the first to be
+        self._written = 0  # reached by the second, so rows queued after it began do not hold it up
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -184,6 +186,7 @@ class PredictionLog:
         ]
         with self._cond:
             self._pending.extend(rows)
+            self._queued += len(rows)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._write_loop, name="assay-prediction-log", daemon=True)
                 self._thread.start()
@@ -191,11 +194,14 @@ class PredictionLog:
         return request_id
 
     def flush(self, timeout: float | None = 60.0) -> bool:
-        """Wait until every queued row is written; False if `timeout` passed first."""
+        """Wait until every row queued before this call is written; False if `timeout` passed
+        first. Rows queued meanwhile are not waited for: under steady traffic the queue is never
+        empty, and feedback (which flushes) would otherwise wait for a lull."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._cond.notify_all()
-            while self._pending or self._busy:
+            target = self._queued
+            while self._written < target:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -214,6 +220,7 @@ class PredictionLog:
         if self._pending:  # the writer gave up (database unreachable): one last synchronous try
             try:
                 self._insert(self._pending)
+                self._written += len(self._pending)
                 self._pending = []
             except Exception as exc:
                 log.error("prediction log: %d row(s) could not be written at close: %s", len(self._pending), exc)
@@ -251,6 +258,7 @@ class PredictionLog:
                 continue
             with self._cond:
                 self._busy = 0
+                self._written += len(batch)
                 self._cond.notify_all()
 
     def _insert(self, rows: list[dict]) -> None:

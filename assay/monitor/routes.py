@@ -20,14 +20,14 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from assay.monitor.check import DEFAULT_LIMIT, monitor, monitor_log
 from assay.monitor.drift import Thresholds
 from assay.monitor.log import PredictionLog, UnknownRequestError
-from assay.serve.deps import get_model
+from assay.serve.deps import get_model, get_state
 from assay.serve.events import PredictionEvent
 from assay.serve.store import LoadedModel
 
@@ -56,13 +56,13 @@ class LogPredictions:
 
 
 class FeedbackRow(BaseModel):
-    request_id: str = Field(..., description="the id the prediction was answered with")
+    request_id: str = Field(..., max_length=128, description="the id the prediction was answered with")
     row: int = Field(0, ge=0, description="the row within that request, from 0")
     label: Any = Field(..., description="the true label (a class, or a number for regression)")
 
 
 class FeedbackRequest(BaseModel):
-    request_id: str = Field(..., description="the id the prediction was answered with")
+    request_id: str = Field(..., max_length=128, description="the id the prediction was answered with")
     labels: list[Any] = Field(..., min_length=1, description="true labels, one per row predicted")
     rows: list[int] | None = Field(None, description="the rows the labels belong to (default: 0, 1, ...)")
 
@@ -96,6 +96,7 @@ def monitor_router(log: PredictionLog) -> APIRouter:
     @router.post("/v1/models/{name}/feedback", response_model=FeedbackResponse)
     def feedback(
         name: str,
+        request: Request,
         body: FeedbackRequest | list[FeedbackRow] = Body(...),
         model: LoadedModel = Depends(get_model),
     ) -> FeedbackResponse:
@@ -103,8 +104,13 @@ def monitor_router(log: PredictionLog) -> APIRouter:
         if isinstance(body, list):
             frame = pd.DataFrame([r.model_dump() for r in body], columns=["request_id", "row", "label"])
             call = lambda: log.feedback_many(model.name, frame)  # noqa: E731
+            named = {r.request_id for r in body}
         else:
             call = lambda: log.feedback(model.name, body.request_id, body.labels, body.rows)  # noqa: E731
+            named = {body.request_id}
+        # the prediction is logged by a hook that runs after its answer went out: a label sent
+        # the moment the answer arrived must wait for that, or it would find no logged row
+        get_state(request).in_flight.settle(named)
         try:
             return FeedbackResponse(model=model.name, labelled=call())
         except UnknownRequestError as exc:

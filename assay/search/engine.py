@@ -92,7 +92,7 @@ def run_search(
         outcome.results.append(result)
         if result.ok:
             outcome.outputs[result.spec.trial_id] = output
-            _forget_weak(outcome)
+            executor.discard(_forget_weak(outcome))
         events.emit("on_trial_end", result, best=outcome.best())
 
     def fill() -> None:
@@ -143,9 +143,9 @@ def run_search(
     return outcome
 
 
-def _forget_weak(outcome: SearchOutcome) -> None:
+def _forget_weak(outcome: SearchOutcome) -> list[int]:
     """Keep the strongest trials plus each family's best, which ensembles profit from;
-    under memory pressure, only the strongest few."""
+    under memory pressure, only the strongest few. Returns the trials let go."""
     kept = sorted(outcome.outputs.values(), key=lambda o: o.result.error)
     if psutil.Process().memory_info().rss > MEMORY_SOFT_LIMIT:
         keep_ids = {o.result.spec.trial_id for o in kept[:3]}
@@ -155,8 +155,10 @@ def _forget_weak(outcome: SearchOutcome) -> None:
         for o in kept:
             best_per_family.setdefault(o.result.spec.family, o.result.spec.trial_id)
         keep_ids |= set(best_per_family.values())
-    for trial_id in [t for t in outcome.outputs if t not in keep_ids]:
+    dropped = [t for t in outcome.outputs if t not in keep_ids]
+    for trial_id in dropped:
         del outcome.outputs[trial_id]
+    return dropped
 
 
 def oof_matrix(outcome: SearchOutcome) -> tuple[list[int], list[np.ndarray]]:

@@ -9,6 +9,7 @@ not know.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -115,7 +116,7 @@ def field_errors(issues: list[ColumnIssue], report: ContractReport, frame: pd.Da
             continue
         for row in issue.rows:
             value = frame[issue.column].iloc[row] if issue.column in frame.columns else None
-            text = f"{value!r} is not readable as {issue.expected}"
+            text = f"{_clip(repr(value))} is not readable as {issue.expected}"
             if issue.issue == "unreadable_column":
                 text += " (and no value of this column is, so it cannot be predicted as missing)"
             line = row + report.line_offset if report.line_offset else None
@@ -126,7 +127,7 @@ def field_errors(issues: list[ColumnIssue], report: ContractReport, frame: pd.Da
                     "msg": msg or f"{at}, column {issue.column!r}: {text}",
                     "row": row,
                     "line": line,
-                    "example": repr(value),
+                    "example": _clip(repr(value)),
                     **base,
                 }
             )
@@ -134,6 +135,7 @@ def field_errors(issues: list[ColumnIssue], report: ContractReport, frame: pd.Da
 
 
 def issue_body(issue: ColumnIssue, report: ContractReport) -> dict:
+    issue = dataclasses.replace(issue, examples=[_clip(e) for e in issue.examples])
     return {
         "column": issue.column,
         "issue": issue.issue,
@@ -143,6 +145,11 @@ def issue_body(issue: ColumnIssue, report: ContractReport) -> dict:
         "rows": list(issue.rows),
         "examples": list(issue.examples),
     }
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    """A value shown in a message: a 1 MB field is named by its start, not echoed whole."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _number(value: float) -> float | None:

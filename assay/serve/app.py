@@ -4,12 +4,21 @@
     create_app(Registry())                   # every registered model's production version
     uvicorn.run(create_app(...), host="127.0.0.1", port=8000)     # or `assay serve`
 
-What is open and what is not: /health, /ready, the web app's page and static files and the API
-docs (/docs, /redoc, /openapi.json; served from the package, no CDN) hold no data and need no
-token; every other route, including the `routers` handed in, requires `Authorization: Bearer
-TOKEN` with a token from the registry (`assay tokens create`). Tokens always live in the
-registry (ASSAY_REGISTRY_URL, else ASSAY_HOME), also when serving a folder; auth=False switches
-checking off and logs a warning saying so.
+What is open and what is not (deps.TokenGate checks before anything else reads the request):
+  always open (ALWAYS_OPEN)   /health and /ready, the probes issue 6 exempts, and the web app's
+                              shell, / and /static/*: static files from the package, the same on
+                              every server, holding no data; it is the page where a person types
+                              the token, so it cannot itself need one
+  open on request (DOCS)      the API docs: /docs, /redoc, /docs/oauth2-redirect, /openapi.json,
+                              /static-offline-docs/* (served from the package, no CDN). They hold
+                              no data either (generated from code alone), but issue 10 asks for a
+                              token on every endpoint but health, so they need one by default;
+                              open_docs=True (`assay serve --open-docs`) makes them public
+  everything else             every other path, including the `routers` handed in and paths that
+                              match no route, requires `Authorization: Bearer TOKEN` with a token
+                              from the registry (`assay tokens create`)
+Tokens always live in the registry (ASSAY_REGISTRY_URL, else ASSAY_HOME), also when serving a
+folder; auth=False switches checking off (the docs included) and logs a warning saying so.
 
 Extension points for other modules (monitoring): `routers` (extra APIRouters, included behind
 the token check; see assay.serve.deps for the dependencies they can use) and `on_predict`
@@ -20,10 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assay import __version__
 from assay.errors import AssayError, ConfigError, RegistryError, SchemaError, problem
 from assay.serve.answers import Rejected
-from assay.serve.deps import request_id_of, require_token
+from assay.serve.deps import TokenGate, request_id_of, require_token
 from assay.serve.events import PredictionHook
 from assay.serve.routers import health, models, predict, web
 from assay.serve.state import MB, Limits, ServeState, TokenCheck
@@ -44,6 +55,23 @@ from assay.serve.store import FolderStore, ModelStore, RegistryStore
 from assay.serve.uploads import BodyLimit
 
 log = logging.getLogger("assay.serve")
+
+
+class OpenSet(NamedTuple):
+    """Paths open without a token, exact `paths` plus everything under `prefixes`: kept together so
+    that opening a set (the docs) opens its pages and their assets in one step, never half."""
+
+    paths: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    def __or__(self, other: OpenSet) -> OpenSet:
+        return OpenSet(self.paths | other.paths, self.prefixes + other.prefixes)
+
+
+# open on every server: the probes and the web app's shell (where a person types the token)
+ALWAYS_OPEN = OpenSet(frozenset({"/health", "/ready", "/"}), ("/static/",))
+# the API docs: behind the token unless create_app(open_docs=True) / `assay serve --open-docs`
+DOCS = OpenSet(frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}), ("/static-offline-docs/",))
 
 DESCRIPTION = """Predictions from assay models over HTTP.
 
@@ -69,6 +97,7 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_predict: Sequence[PredictionHook] = (),
     services: Sequence = (),
+    open_docs: bool = False,
 ) -> FastAPI:
     """The server for `source`: a saved model folder (str or Path; served as `name`, default the
     folder's name), a Registry (every name's production version, reloaded on promotion, checked
@@ -77,7 +106,9 @@ def create_app(
     registry: where tokens are checked when `source` is a folder (a Registry or a URL; default the
     one at ASSAY_REGISTRY_URL / ASSAY_HOME). cors_origins: allowed browser origins (default none:
     CORS off). Limits: see assay.serve.state.Limits; over them a request gets 413. chunk_rows:
-    rows per chunk on the streaming endpoint (memory per request grows with it).
+    rows per chunk on the streaming endpoint (memory per request grows with it). open_docs: serve
+    the API docs (DOCS) without a token, e.g. on a public API whose callers read them in a browser,
+    which cannot send a bearer token when it opens a page.
     """
     from assay.registry import Registry
 
@@ -128,6 +159,9 @@ def create_app(
     app.mount("/static", StaticFiles(directory=web.WEB), name="static")
     _handle_errors(app)
     app.add_middleware(BodyLimit, limits=limits)
+    # outside BodyLimit: a client without a token learns nothing, not even the size limits
+    open_set = ALWAYS_OPEN | DOCS if open_docs else ALWAYS_OPEN
+    app.add_middleware(TokenGate, open_paths=open_set.paths, open_prefixes=open_set.prefixes)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -200,13 +234,25 @@ def _handle_errors(app: FastAPI) -> None:
             loc = list(e["loc"])
             if len(loc) >= 4 and loc[:2] == ["body", "records"]:
                 e["row"], e["column"] = loc[2], loc[3]
-            if isinstance(e.get("input"), bytes):
-                e["input"] = e["input"][:200].decode("utf-8", "replace")
+            e["input"] = _clipped(e.get("input"))
         return body(request, errors, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return body(request, exc.detail, exc.status_code, exc.headers)
+        detail = exc.detail
+        if exc.status_code == 404 and detail == "Not Found":  # no route matched: say what was asked
+            detail = problem(
+                f"no such path: {_clipped(request.url.path, 120)!r}",
+                where=request.method,
+                fix="see the routes at /openapi.json (send the token) or /docs; a model's are /v1/models/NAME/...",
+            )
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
+            detail = problem(
+                "the request body could not be parsed (not JSON, not UTF-8, or nested too deeply)",
+                where=f"{request.method} {_clipped(request.url.path, 120)}",
+                fix="send a JSON document as the API docs at /docs describe it",
+            )
+        return body(request, detail, exc.status_code, exc.headers)
 
     @app.exception_handler(AssayError)
     async def assay_error(request: Request, exc: AssayError):
@@ -214,6 +260,23 @@ def _handle_errors(app: FastAPI) -> None:
         # upload (DataError) or a bad option (ConfigError), like any other user error: 400
         status = 422 if isinstance(exc, SchemaError) else 404 if isinstance(exc, RegistryError) else 400
         return body(request, str(exc), status)
+
+
+def _clipped(value, limit: int = 200):
+    """An invalid input as shown back in a 422: whole when short, else its start (a 1 MB string
+    or a deeply nested list is named by the error, not echoed)."""
+    if isinstance(value, bytes):
+        value = value[:limit].decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"... ({len(value):,} characters)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # JSON has no infinity: 1e999 in a body arrives as inf (bench/fuzz.py)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = repr(value)
+    if len(text) > limit or "inf" in text or "nan" in text:  # nested non-finite floats, too
+        return text[:limit] + ("..." if len(text) > limit else "")
+    return value
 
 
 def _check_limits(limits: Limits, reload_seconds: float) -> None:

@@ -10,11 +10,14 @@ task) or after each streamed chunk has been sent (the streaming endpoint: one ev
 all with the request's id, `row_offset` saying where the chunk starts). A hook that raises is
 logged on the "assay.serve" logger and the request is unaffected; a slow hook delays nothing the
 client waits for, except the next chunk of a stream (which bounds memory: no queue of chunks).
+A route that reads what a hook writes (feedback on logged predictions) first waits for the
+request's hooks: `state.in_flight.settle([request_id])` (InFlight below).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,3 +58,58 @@ def emit(hooks: Iterable[PredictionHook], event: PredictionEvent) -> None:
             hook(event)
         except Exception:  # a monitoring bug must not fail or slow down a prediction
             log.exception("on_predict hook %r failed for request %s", getattr(hook, "__name__", hook), event.request_id)
+
+
+class InFlight:
+    """Request ids whose hooks have not run to the end yet.
+
+    Hooks run after the answer has gone out, so a client can act on an answer before the hooks
+    have seen it: feedback for a request id sent the moment its prediction arrives would find no
+    logged row and be refused (or, worse, be counted as sampled out). A route that reads what
+    hooks write calls `settle(ids)` first; ids not in flight cost nothing. An entry whose hooks
+    never ran (the client hung up before the background task started) stops counting after
+    `max_age` seconds, and is then forgotten."""
+
+    def __init__(self, max_age: float = 30.0):
+        self.max_age = float(max_age)
+        self._cond = threading.Condition()
+        self._ids: dict[str, tuple[int, float]] = {}  # request id -> (hooks pending, since when)
+
+    def begin(self, request_id: str) -> None:
+        now = time.monotonic()
+        with self._cond:
+            if len(self._ids) > 10_000:
+                self._ids = {k: v for k, v in self._ids.items() if now - v[1] < self.max_age}
+            count, _ = self._ids.get(request_id, (0, now))
+            self._ids[request_id] = (count + 1, now)
+
+    def end(self, request_id: str) -> None:
+        with self._cond:
+            count, since = self._ids.get(request_id, (1, 0.0))
+            if count <= 1:
+                self._ids.pop(request_id, None)
+            else:
+                self._ids[request_id] = (count - 1, since)
+            self._cond.notify_all()
+
+    def settle(self, request_ids: Iterable[str], timeout: float = 5.0) -> bool:
+        """Wait until no hook of these requests is still running; False if `timeout` passed first."""
+        wanted = set(request_ids)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                busy = [r for r in wanted if r in self._ids and now - self._ids[r][1] < self.max_age]
+                if not busy:
+                    return True
+                if now >= deadline:
+                    return False
+                self._cond.wait(deadline - now)
+
+
+def emit_tracked(in_flight: InFlight, hooks: Iterable[PredictionHook], event: PredictionEvent) -> None:
+    """emit, then mark the event's request as done with its hooks (see InFlight)."""
+    try:
+        emit(hooks, event)
+    finally:
+        in_flight.end(event.request_id)

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from assay.serve.events import PredictionHook
+from assay.serve.events import InFlight, PredictionHook
 from assay.serve.store import ModelStore
 
 log = logging.getLogger("assay.serve")
@@ -79,6 +79,7 @@ class ServeState:
     reload_seconds: float = 5.0
     started: float = field(default_factory=time.time)
     last_refresh: float | None = None
+    in_flight: InFlight = field(default_factory=InFlight)  # requests whose hooks have not finished
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh(self) -> list[str]:

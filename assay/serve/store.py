@@ -42,6 +42,11 @@ class LoadedModel:
         return self.predictor.info
 
 
+def shown(name: str, limit: int = 80) -> str:
+    """A client's name, quoted, cut short: an error message must not echo 5 KB back."""
+    return repr(name) if len(name) <= limit else repr(name[:limit]) + f"... ({len(name):,} characters)"
+
+
 class UnknownModel(RegistryError):
     """The server does not serve this name (not registered, or no production version)."""
 
@@ -107,7 +112,7 @@ class ModelStore:
             return f"model {name!r} is not being served: {self.problems[name]}"
         served = sorted(self._models)
         return problem(
-            f"no model named {name!r} is served here",
+            f"no model named {shown(name)} is served here",
             where="/v1/models",
             fix=f"use one of {served}" if served else "register and promote a model, then wait for the reload",
         )
@@ -211,7 +216,17 @@ class RegistryStore(ModelStore):
     def versions(self, name: str) -> list[dict]:
         served = self._models.get(name)
         out = []
-        for record in self.registry.list(name):
+        try:
+            records = self.registry.list(name)
+        except RegistryError:  # its message names the registry's URL: nobody's business over HTTP
+            raise UnknownModel(
+                problem(
+                    f"no model named {shown(name)} is registered",
+                    where="/v1/models",
+                    fix=f"use one of {self.registry.names()}",
+                )
+            ) from None
+        for record in records:
             row = record.to_dict()
             row.pop("path", None)  # a server path is nobody's business over HTTP
             row["serving"] = served is not None and served.version == record.version

@@ -1,4 +1,4 @@
-"""The web app journey in a real browser: `assay serve --registry` (uvicorn on a loopback port),
+"""The web app journey in a real browser: `assay serve --registry --open-docs` (uvicorn on a loopback port),
 headless Chromium (Debian's, through playwright, never a downloaded browser): enter a token, pick
 the model, upload a CSV, download the predictions and check every row; fill the one-row form;
 open the report. Skips, saying why, where Chromium or playwright is missing."""
@@ -35,7 +35,9 @@ def served(tmp_path_factory):
     registry.promote("churn", 1)
     token = registry.create_token("browser")
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning"))
+    # open_docs, as `assay serve --open-docs`: a browser cannot send a bearer token when it opens /docs
+    app = create_app(registry, open_docs=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -113,6 +115,7 @@ def test_upload_predict_download_form_and_report(served, tmp_path):
             assert report.locator("section#data").count() == 1
 
             page.goto(served["url"] + "/docs", wait_until="load")  # the API docs, with nothing from a CDN
+            # (served with open_docs: without it the page and the spec it loads answer 401)
             page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
             assert "/v1/models/{name}/predict" in page.inner_text(".swagger-ui")
         finally:

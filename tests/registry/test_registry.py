@@ -147,7 +147,7 @@ def test_fit_registers_with_register_flag(model_dir, tmp_path, monkeypatch):
     from assay import Predictor
 
     # The fit itself is tested elsewhere; here only what --register adds to it.
-    monkeypatch.setattr(Predictor, "fit", lambda self, data, callbacks=(), *, query=None: Predictor.load(model_dir))
+    monkeypatch.setattr(Predictor, "fit", lambda self, data, callbacks=(), **kwargs: Predictor.load(model_dir))
     monkeypatch.setattr(Predictor, "_report_into", lambda self, folder: None)
     make_frame(200).to_csv(tmp_path / "train.csv", index=False)
     env = {"ASSAY_HOME": str(tmp_path / "home"), "ASSAY_REGISTRY_URL": ""}

@@ -4,6 +4,7 @@ payloads, limits, uploads (never unpickled), and the open probes."""
 from __future__ import annotations
 
 import io
+import logging
 import pickle
 import time
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from assay import Predictor
 from assay.serve import create_app
@@ -62,18 +64,58 @@ def test_every_model_route_needs_a_valid_token(client, method, path):
     assert garbage.status_code == 401
 
 
-def test_health_ready_docs_and_the_page_are_open(client):
+def test_health_ready_and_the_page_are_open(client):
     assert client.get("/health").json()["status"] == "ok"
     ready = client.get("/ready").json()
     assert ready["ready"] and ready["models"] == {"churn": 1}
-    assert client.get("/docs").status_code == 200
-    spec = client.get("/openapi.json").json()
-    body = spec["paths"]["/v1/models/{name}/predict"]["post"]["requestBody"]["content"]
-    assert {"application/json", "text/csv", "multipart/form-data"} <= set(body)
-    assert "PredictResponse" in spec["components"]["schemas"]
     page = client.get("/")
     assert page.status_code == 200 and "/static/app.js" in page.text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_the_docs_need_a_token_by_default(client, token):
+    for path in ("/docs", "/openapi.json", "/redoc"):
+        missing = client.get(path)
+        assert missing.status_code == 401 and "assay tokens create" in missing.json()["detail"], path
+    assert client.get("/docs", headers=auth(token)).status_code == 200
+    spec = client.get("/openapi.json", headers=auth(token)).json()
+    body = spec["paths"]["/v1/models/{name}/predict"]["post"]["requestBody"]["content"]
+    assert {"application/json", "text/csv", "multipart/form-data"} <= set(body)
+    assert "PredictResponse" in spec["components"]["schemas"]
+
+
+def test_open_docs_serves_the_docs_without_a_token(registry, token):
+    with TestClient(create_app(registry, open_docs=True)) as c:
+        assert c.get("/docs").status_code == 200 and "swagger" in c.get("/docs").text.lower()
+        assert "/v1/models/{name}/predict" in c.get("/openapi.json").json()["paths"]
+        assert c.get("/v1/models").status_code == 401  # the docs only, not the models
+
+
+def test_assay_serve_open_docs_passes_the_flag_through(registry, monkeypatch):
+    """The CLI flag reaches the app uvicorn would run (uvicorn.run is replaced by a catcher: no port
+    is opened)."""
+    import uvicorn
+
+    from assay.cli import app as cli
+
+    built = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: built.append(app))
+    assert "--open-docs" in CliRunner().invoke(cli, ["serve", "--help"], terminal_width=200).output
+    logger = logging.getLogger("assay.serve")  # `assay serve` sets up its log; undone below
+    handlers, level = list(logger.handlers), logger.level
+    try:
+        for flags in ([], ["--open-docs"]):
+            result = CliRunner().invoke(cli, ["serve", "--registry", "--log-sample", "0", *flags])
+            assert result.exit_code == 0, result.output
+            assert ("open to all" in result.output) == bool(flags)
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+    closed, opened = built
+    with TestClient(closed) as c:
+        assert c.get("/openapi.json").status_code == 401
+    with TestClient(opened) as c:
+        assert c.get("/openapi.json").status_code == 200
 
 
 def test_a_revoked_token_is_refused_within_a_second(client, registry, token):

@@ -71,6 +71,9 @@ class Executor(ABC):
     def shutdown(self) -> None:  # noqa: B027 (an optional hook)
         """Release workers; safe to call twice."""
 
+    def discard(self, trial_ids) -> None:  # noqa: B027 (an optional hook)
+        """The engine let these trials' fold models go; an executor keeping copies may too."""
+
     def notes(self) -> list[str]:
         """What the user should know about how the trials ran (retries, failures, workers)."""
         return []

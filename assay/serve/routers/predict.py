@@ -27,7 +27,7 @@ from starlette.background import BackgroundTask
 
 from assay.serve.answers import event, predict_rows, records_frame
 from assay.serve.deps import get_model, get_state, request_id
-from assay.serve.events import PredictionEvent, emit
+from assay.serve.events import PredictionEvent, emit, emit_tracked
 from assay.serve.schemas import ErrorBody, PredictRequest, PredictResponse
 from assay.serve.store import LoadedModel
 from assay.serve.uploads import FILE_TYPES, media_type, paths_hidden, spool
@@ -104,7 +104,8 @@ async def predict(
     # so the event loop stays free to answer /health and read other requests meanwhile.
     answer = work() if len(frame) <= INLINE_ROWS and not explain else await run_in_threadpool(work)
     if state.hooks:
-        background.add_task(emit, state.hooks, event(model, rid, frame, answer, source))
+        state.in_flight.begin(rid)  # until the hooks have run: feedback for `rid` waits for them
+        background.add_task(emit_tracked, state.in_flight, state.hooks, event(model, rid, frame, answer, source))
     return JSONResponse(answer.body, headers={"X-Request-ID": rid})
 
 
@@ -192,13 +193,13 @@ async def predict_stream(
     if model.version is not None:
         headers["X-Model-Version"] = str(model.version)
     target = f"predicted_{model.predictor.target}"
+    if state.hooks:
+        state.in_flight.begin(rid)  # ended by _after_stream once the chunk events are out
     return StreamingResponse(
         _csv(result.path, target, proba, state.limits.chunk_rows),
         media_type="text/csv",
         headers=headers,
-        background=BackgroundTask(
-            _after_stream, state.hooks, model, rid, src, result.path, folder, state.limits.chunk_rows
-        ),
+        background=BackgroundTask(_after_stream, state, model, rid, src, result.path, folder, state.limits.chunk_rows),
     )
 
 
@@ -224,14 +225,16 @@ def _csv(path: Path, target: str, proba: bool, rows: int):
 
 
 def _after_stream(
-    hooks, model: LoadedModel, rid: str, src: Path, predictions: Path, folder: Path, chunk_rows: int
+    state, model: LoadedModel, rid: str, src: Path, predictions: Path, folder: Path, chunk_rows: int
 ) -> None:
     """After the response: one PredictionEvent per chunk (inputs re-read in the same chunks), then
     the temporary files go."""
     try:
-        if hooks:
-            _stream_events(hooks, model, rid, src, predictions, chunk_rows)
+        if state.hooks:
+            _stream_events(state.hooks, model, rid, src, predictions, chunk_rows)
     finally:
+        if state.hooks:
+            state.in_flight.end(rid)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -279,6 +279,18 @@ async function checkReady() {
   }
 }
 
+// The API docs need a token unless the server runs with --open-docs, and a browser cannot send
+// one when it opens a page: say so instead of leading to a 401.
+async function checkDocs() {
+  try {
+    if ((await fetch("/openapi.json")).status === 401) {
+      $("docs-link").replaceWith(el("span", {}, "API docs: serve with --open-docs"));
+    }
+  } catch {
+    /* the ready line already says the server is unreachable */
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("token").value = state.token;
   $("token-form").addEventListener("submit", (event) => {
@@ -292,5 +304,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("row-form").addEventListener("submit", predictRow);
   $("open-report").addEventListener("click", openReport);
   checkReady();
+  checkDocs();
   if (state.token) loadModels();
 });

@@ -261,9 +261,10 @@ class _Facts:
         ok = nums.notna()
         if ok.mean() < 0.95:
             return False
-        zeros = self.text[ok].str.match(r"[-+]?0\d").fillna(False).astype(bool)
-        if zeros.mean() >= 0.05 or (zeros.any() and self.text[ok].str.len().nunique() == 1):
-            self.leading_zeros = self.text[zeros].iloc[0]
+        readable = self.text[ok]
+        zeros = readable.str.match(r"[-+]?0\d").fillna(False).astype(bool)  # indexed like `readable`
+        if zeros.mean() >= 0.05 or (zeros.any() and readable.str.len().nunique() == 1):
+            self.leading_zeros = readable[zeros].iloc[0]
             return False
         self.numbers = nums[ok & np.isfinite(nums)]
         self.n_distinct = self.numbers.nunique()

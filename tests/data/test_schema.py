@@ -355,3 +355,11 @@ def test_pmlb_adult_with_its_metadata():
         "hours-per-week",
         "target",
     ]
+
+
+def test_leading_zero_codes_beside_an_unreadable_value():
+    """Found by bench/fuzz.py: at least 95 % numbers as text, leading zeros, and one value that is
+    no number crashed inference (a boolean mask indexed like the readable values only)."""
+    frame = pd.DataFrame({"x": ["007"] * 5 + [str(i) for i in range(100, 150)] + ["abc"]})
+    column = infer_schema(frame).columns[0]
+    assert column.kind == "categorical" and "leading zeros" in column.reason

@@ -1,7 +1,7 @@
 """Fault injection at random moments: SIGKILL during fits, model saves and registry writes, many
 times over, and after each kill a check that what is on disk is consistent and nothing is lost.
 
-    python bench/faults.py                       # ~6 min: 10 fits, 40 saves, 40 registrations killed
+    python bench/faults.py                       # ~11 min: 10 fits, 40 saves, 40 registrations killed
     python bench/faults.py --fits 3 --saves 10 --registers 10
 
 The tests (tests/faults/, tests/registry/test_atomicity.py) kill at chosen points; this script

@@ -9,6 +9,7 @@ data is read, and the search stops early enough to leave room for ensembling.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -321,8 +322,6 @@ def fit_identity(settings: FitSettings, fingerprint: str, task, metric, plan, fa
 def journaled(executor, settings: FitSettings, describe: dict, started: float, notes: list[str]):
     """The executor wrapped so that finished trials are journaled (and, resuming, replayed). A
     journal that cannot be created (a full or read-only disk) costs resumability, not the fit."""
-    import json
-
     from assay.search.executors.journaled import JournaledExecutor
     from assay.search.journal import TrialJournal
 

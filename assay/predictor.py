@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -367,8 +368,6 @@ class Predictor:
         path = save_folder(directory, write, manifest)
         self._report_into(path)
         if self.checkpoint is not None:  # the model is safe on disk: the trial journal has done its job
-            import shutil
-
             shutil.rmtree(self.checkpoint, ignore_errors=True)
         return path
 

@@ -44,11 +44,10 @@ def journal_path(out: str | Path) -> Path:
 
 
 class TrialJournal:
-    def __init__(self, folder: Path, fit_key: str, entries: dict[str, Path], seconds_used: float):
+    def __init__(self, folder: Path, header: dict, entries: dict[str, Path]):
         self.folder = folder
-        self.fit_key = fit_key
+        self._header = header  # journal.json as on disk: kept here, so recording a trial never re-reads it
         self._entries = entries  # TrialSpec.key() -> trial folder
-        self.seconds_used = seconds_used  # fit time spent in earlier sessions (what a resume subtracts)
         self._written: dict[int, Path] = {}  # this session's trial id -> trial folder
 
     # --- opening ------------------------------------------------------------------------------
@@ -70,12 +69,18 @@ class TrialJournal:
                     )
                 )
             entries = _scan(folder / "trials")
-            return cls(folder, fit_key, entries, float(header.get("seconds_used", 0.0)))
+            return cls(folder, header, entries)
         if folder.exists():
             shutil.rmtree(folder)
         (folder / "trials").mkdir(parents=True)
-        _write_json(folder / HEADER, {"format": FORMAT, "fit_key": fit_key, "describe": describe, "seconds_used": 0.0})
-        return cls(folder, fit_key, {}, 0.0)
+        header = {"format": FORMAT, "fit_key": fit_key, "describe": describe, "seconds_used": 0.0}
+        _write_json(folder / HEADER, header)
+        return cls(folder, header, {})
+
+    @property
+    def seconds_used(self) -> float:
+        """Fit time spent by the runs journaled so far (what a resume subtracts from the budget)."""
+        return float(self._header.get("seconds_used", 0.0))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -126,9 +131,8 @@ class TrialJournal:
             raise
         self._entries[spec.key()] = final
         self._written[spec.trial_id] = final
-        self.seconds_used = seconds_used
-        header = read_header(self.folder)
-        _write_json(self.folder / HEADER, {**header, "seconds_used": round(seconds_used, 3)})
+        self._header["seconds_used"] = round(seconds_used, 3)
+        _write_json(self.folder / HEADER, self._header)
 
     def discard_models(self, trial_ids) -> None:
         """The search let these trials' models go (too weak for the ensemble): so does the journal."""

@@ -20,6 +20,7 @@ from assay.preprocess.dense import dense_encoder, dense_frame
 from assay.search.space import Choice, Float, Int
 
 _PATIENCE = 10  # epochs without a better validation loss before stopping
+_WARM = False  # torch imported and its first training step taken (see MLPModel.load_libraries)
 
 
 class MLPModel(Model):
@@ -38,6 +39,26 @@ class MLPModel(Model):
             "weight_decay": Float(1e-6, 1e-2, 1e-5, log=True),
             "batch_size": Choice((64, 128, 256, 512), 256),
         }
+
+    @classmethod
+    def load_libraries(cls) -> None:
+        """Import torch and take one tiny AdamW step: torch initialises its kernels and optimiser
+        lazily, ~1 s on the first step, which a short fold's deadline would otherwise pay."""
+        global _WARM
+        if _WARM:
+            return
+        import torch
+
+        net = _network({"n_in": 4, "n_out": 2, "hidden": 8, "layers": 1, "dropout": 0.1})
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
+        x = torch.zeros(8, 4)
+        loss = torch.nn.CrossEntropyLoss()(net(x), torch.zeros(8, dtype=torch.long))
+        (loss + torch.nn.MSELoss()(net(x)[:, 0], torch.zeros(8))).backward()
+        opt.step()
+        with torch.no_grad():
+            net.eval()
+            torch.softmax(net(x), dim=1)
+        _WARM = True
 
     def _fit(self, X, y, X_val, y_val, deadline):
         import torch

@@ -93,6 +93,15 @@ def describe_exception(exc: BaseException) -> str:
     return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
+def trial_deadline(spec: TrialSpec, seconds: float | None) -> Deadline:
+    """The trial's allowance, counted from when its family's libraries are loaded (see
+    Model.load_libraries); the search's own deadline still counts the import."""
+    from assay.models.registry import get_family
+
+    get_family(spec.family).load_libraries()
+    return Deadline.after(seconds)
+
+
 def run_trial(spec: TrialSpec, ctx, seconds: float | None, prune: Prune | None = None) -> TrialOutput:
     """Run one trial where this function is called (a worker process, a Ray task, or here).
     A family failing on this data is a failed trial, not a failed search; an AssayError (the
@@ -100,7 +109,7 @@ def run_trial(spec: TrialSpec, ctx, seconds: float | None, prune: Prune | None =
     from assay.search.executors.inline import run_folds
 
     try:
-        return run_folds(spec, ctx, Deadline.after(seconds), prune or (lambda errors: False))
+        return run_folds(spec, ctx, trial_deadline(spec, seconds), prune or (lambda errors: False))
     except AssayError:
         raise
     except Exception as exc:

@@ -25,7 +25,14 @@ from sklearn.exceptions import UndefinedMetricWarning
 from assay.errors import AssayError
 from assay.models.registry import get_family
 from assay.search.budget import Deadline
-from assay.search.executors.base import Executor, Prune, TrialOutput, describe_exception, failed_output
+from assay.search.executors.base import (
+    Executor,
+    Prune,
+    TrialOutput,
+    describe_exception,
+    failed_output,
+    trial_deadline,
+)
 from assay.search.trial import TrialResult, TrialSpec
 
 
@@ -66,7 +73,7 @@ class InlineExecutor(Executor):
             return []
         spec, seconds, prune = self._queue.pop(0)
         try:
-            return [self.run(spec, self._ctx, Deadline.after(seconds), prune)]
+            return [self.run(spec, self._ctx, trial_deadline(spec, seconds), prune)]
         except AssayError:
             raise
         except Exception as exc:  # a family failing on this data must not end the search

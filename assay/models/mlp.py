@@ -9,6 +9,7 @@ shuffling generator makes the same seed give the same predictions (on CPU).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from assay.preprocess.dense import dense_encoder, dense_frame
 from assay.search.space import Choice, Float, Int
 
 _PATIENCE = 10  # epochs without a better validation loss before stopping
-_WARM = False  # torch imported and its first training step taken (see MLPModel.load_libraries)
 
 
 class MLPModel(Model):
@@ -42,23 +42,7 @@ class MLPModel(Model):
 
     @classmethod
     def load_libraries(cls) -> None:
-        """Import torch and take one tiny AdamW step: torch initialises its kernels and optimiser
-        lazily, ~1 s on the first step, which a short fold's deadline would otherwise pay."""
-        global _WARM
-        if _WARM:
-            return
-        import torch
-
-        net = _network({"n_in": 4, "n_out": 2, "hidden": 8, "layers": 1, "dropout": 0.1})
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
-        x = torch.zeros(8, 4)
-        loss = torch.nn.CrossEntropyLoss()(net(x), torch.zeros(8, dtype=torch.long))
-        (loss + torch.nn.MSELoss()(net(x)[:, 0], torch.zeros(8))).backward()
-        opt.step()
-        with torch.no_grad():
-            net.eval()
-            torch.softmax(net(x), dim=1)
-        _WARM = True
+        _warm_torch()
 
     def _fit(self, X, y, X_val, y_val, deadline):
         import torch
@@ -166,6 +150,24 @@ class MLPModel(Model):
         self.net_ = _network(self.arch_)
         self.net_.load_state_dict(torch.load(directory / "network.pt", weights_only=True, map_location="cpu"))
         self.net_.to(self._torch_device).eval()
+
+
+@functools.cache
+def _warm_torch() -> None:
+    """Import torch and take one tiny AdamW step, once per process: torch initialises its kernels
+    and optimiser lazily, ~1 s on the first step, which a short fold's deadline would otherwise pay
+    (see Model.load_libraries)."""
+    import torch
+
+    net = _network({"n_in": 4, "n_out": 2, "hidden": 8, "layers": 1, "dropout": 0.1})
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
+    x = torch.zeros(8, 4)
+    loss = torch.nn.CrossEntropyLoss()(net(x), torch.zeros(8, dtype=torch.long))
+    (loss + torch.nn.MSELoss()(net(x)[:, 0], torch.zeros(8))).backward()
+    opt.step()
+    with torch.no_grad():
+        net.eval()
+        torch.softmax(net(x), dim=1)
 
 
 def _network(arch: dict):

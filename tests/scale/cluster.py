@@ -7,6 +7,7 @@ signalling exactly the processes of its session: nothing else on the machine is 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -24,6 +25,11 @@ import psutil
 # Token authentication is off: the nodes talk over loopback only.
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 DRIVER_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+# A lost node is declared dead after ~3 missed 1 s health checks instead of Ray's default ~15 s
+# or more: a frozen or unreachable node (no connection reset to notice) must fail its trial
+# before that trial's own deadline cancels it, as a node death would on a real cluster whose
+# trials run for minutes. The timeout leaves a raylet busy on a loaded 2-core machine 2 s to answer.
+HEALTH_CHECKS = {"health_check_period_ms": 1000, "health_check_timeout_ms": 2000, "health_check_failure_threshold": 3}
 
 
 def free_port() -> int:
@@ -47,13 +53,16 @@ def session_processes(sid: int) -> list[psutil.Process]:
     return out
 
 
-def kill_session(sid: int, sig=signal.SIGKILL) -> int:
+def kill_session(sid: int) -> int:
+    """SIGKILL every process of the session, all frozen first: none may see another die and
+    report it (Ray's agents report their raylet's death), as when the machine itself is lost."""
     procs = session_processes(sid)
-    for proc in procs:
-        try:
-            proc.send_signal(sig)
-        except psutil.Error:
-            continue
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for proc in procs:
+            try:
+                proc.send_signal(sig)
+            except psutil.Error:
+                continue
     psutil.wait_procs(procs, timeout=10)
     return len(procs)
 
@@ -97,6 +106,7 @@ class LocalCluster:
                 f"--port={self.port}",
                 "--include-dashboard=false",
                 f"--temp-dir={self.tmp}",
+                f"--system-config={json.dumps(HEALTH_CHECKS)}",
             ],
         )
         self._wait_nodes(1)

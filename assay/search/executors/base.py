@@ -245,13 +245,15 @@ class RemoteExecutor(Executor):
             self._failed.append(
                 f"{flight.spec.name} (unfinished {waited:.0f} s after sending, allowance {flight.seconds:.0f} s)"
             )
-            out.append(
-                failed_output(
-                    flight.spec,
-                    f"cancelled: unfinished {waited:.1f} s after it was sent, for an allowance of "
-                    f"{flight.seconds:.1f} s (a trial waiting for a free CPU counts too)",
-                )
+            message = (
+                f"cancelled: unfinished {waited:.1f} s after it was sent, for an allowance of "
+                f"{flight.seconds:.1f} s (a trial waiting for a free CPU counts too)"
             )
+            extra = {}
+            if flight.history:  # a resent trial: say what its earlier attempts ended in
+                message += f"; retried after: {'; '.join(flight.history)}"
+                extra["attempts"] = flight.attempts
+            out.append(failed_output(flight.spec, message, **extra))
         return out
 
     def notes(self) -> list[str]:

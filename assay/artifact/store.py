@@ -40,6 +40,7 @@ FAMILY_LIBRARIES = {
 
 PAUSE_ENV = "ASSAY_SAVE_TEST_PAUSE"  # tests only: hold a save at a named point so it can be killed there
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".dill", ".cloudpickle"}
+_NATIVE_SUFFIXES = {".so", ".dylib", ".dll"}
 
 
 def save_folder(directory: str | Path, write_files, manifest: dict) -> Path:
@@ -62,7 +63,8 @@ def save_folder(directory: str | Path, write_files, manifest: dict) -> Path:
     try:
         write_files(tmp)
         files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        manifest = {"format": FORMAT, **manifest, "libraries": library_versions(), "files": files}
+        # a rewrite of a saved folder (assay compile) keeps the versions its files were saved with
+        manifest = {"format": FORMAT, "libraries": library_versions(), **manifest, "files": files}
         _pause("written")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
         if directory.exists():
@@ -170,6 +172,7 @@ def open_folder(directory: str | Path) -> dict:
         ) from None
     check_compatible(manifest, where)
     refuse_pickles(directory)
+    refuse_unlisted_native_code(directory, manifest)
     for rel, digest in manifest.get("files", {}).items():
         f = directory / rel
         if not f.is_file():
@@ -207,6 +210,22 @@ def refuse_pickles(directory: Path) -> None:
                     "loads pickles, which can run arbitrary code",
                     where=str(directory),
                     fix="do not load this folder; use a model saved by assay (or fetch it again from the registry)",
+                )
+            )
+
+
+def refuse_unlisted_native_code(directory: Path, manifest: dict) -> None:
+    """A compiled library runs as code when loaded. `assay compile` lists the ones it writes, with
+    their checksums, in the manifest; any other was put there by someone else."""
+    listed = set(manifest.get("files", {}))
+    for path in sorted(directory.rglob("*")):
+        rel = str(path.relative_to(directory))
+        if path.suffix.lower() in _NATIVE_SUFFIXES and path.is_file() and rel not in listed:
+            raise ArtifactError(
+                problem(
+                    f"the model folder carries native code its manifest does not list ({rel})",
+                    where=str(directory),
+                    fix="do not load this folder; use a model saved (and compiled) by assay",
                 )
             )
 

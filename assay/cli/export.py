@@ -1,4 +1,5 @@
-"""`assay export`: a saved model as ONNX graphs, or as a scoring package without training libraries."""
+"""`assay export`: a saved model as ONNX graphs, or as a scoring package without training libraries;
+`assay compile`: its LightGBM boosters as native code, in place (assay.serve.compile)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,25 @@ def export(
     console.print(f"{len(report.parity)} model file(s) exported to [bold]{escape(str(report.folder.resolve()))}[/]")
     if fmt == "python":
         console.print(f"install with: pip install {escape(str(report.folder))}")
+
+
+@command("compile")
+def compile_trees(
+    model: Path = typer.Argument(..., help="model folder written by `assay fit`; rewritten in place"),
+):
+    """Compile MODEL's LightGBM boosters to native code for this CPU: batches predict several times
+    faster, equal to LightGBM's predictions within 1e-9 (checked on the model's reference rows)."""
+    from assay.serve.compile import compile_model
+
+    with console.status(f"compiling the boosters of {escape(str(model))} ..."):
+        report = compile_model(model)
+    table = Table(title=f"checked on {report.n_rows} reference rows", title_justify="left")
+    table.add_column("booster")
+    table.add_column("max |compiled - LightGBM|", justify="right")
+    for booster, diff in report.difference.items():
+        table.add_row(escape(booster), f"{diff:.2e}")
+    console.print(table)
+    console.print(
+        f"{len(report.difference)} booster(s) compiled in {report.seconds:.1f} s into "
+        f"[bold]{escape(str(report.folder))}[/]; `assay serve` and Predictor.load use them on this kind of CPU"
+    )

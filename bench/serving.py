@@ -183,7 +183,10 @@ class Server:
             "--max-records",
             "20000",
         ]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # its output goes to a file: a pipe nobody reads blocks a server that writes enough to fill it
+        self.log = home.parent / "server.log"
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
         self.url = f"http://127.0.0.1:{self.port}"
         self.peak_rss = 0
         self._stop = threading.Event()
@@ -194,7 +197,7 @@ class Server:
         start = time.monotonic()
         while time.monotonic() - start < seconds:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.process.stdout.read()}")
+                raise RuntimeError(f"the server exited: {self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(self.url + "/ready", timeout=1).status_code == 200:
                     threading.Thread(target=self._sample, daemon=True).start()

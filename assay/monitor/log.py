@@ -115,6 +115,7 @@ class PredictionLog:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._flushing = 0  # callers waiting in flush(): the writer stops lingering for them
         _OPEN.add(self)
 
     # --- writing ---------------------------------------------------------------------------------
@@ -199,13 +200,17 @@ class PredictionLog:
         empty, and feedback (which flushes) would otherwise wait for a lull."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
+            self._flushing += 1
             self._cond.notify_all()
-            target = self._queued
-            while self._written < target:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._cond.wait(0.05 if left is None else min(left, 0.05))
+            try:
+                target = self._queued
+                while self._written < target:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._cond.wait(0.05 if left is None else min(left, 0.05))
+            finally:
+                self._flushing -= 1
         return True
 
     def close(self) -> None:
@@ -241,6 +246,15 @@ class PredictionLog:
                     self._cond.wait(self._flush_seconds)
                 if not self._pending and self._closed:
                     return
+                # Linger up to flush_seconds for more rows: a transaction per request cost the
+                # server ~6 ms of CPU per single-row request (SQLAlchemy's per-statement work,
+                # holding the GIL the event loop needs); a flush or close cuts the wait short.
+                until = time.monotonic() + self._flush_seconds
+                while len(self._pending) < self._batch_rows and not self._closed and not self._flushing:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 batch, self._pending = self._pending[: self._batch_rows], self._pending[self._batch_rows :]
                 self._busy = len(batch)
             try:

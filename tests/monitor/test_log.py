@@ -160,3 +160,33 @@ def test_parse_when_reads_iso_times_and_ages():
     assert parse_when("2026-11-21T10:00+02:00", "since") == dt.datetime(2026, 11, 21, 8, tzinfo=dt.UTC)
     age = dt.datetime.now(dt.UTC) - parse_when("24h", "since")
     assert abs(age.total_seconds() - 86_400) < 5
+
+
+def test_logged_rows_are_what_pandas_json_writer_gives():
+    """The column-by-column fast path of the log equals pandas' to_json for the kinds it takes,
+    and a frame with another kind (dates) still goes through to_json."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from assay.monitor.log import _json_records
+
+    frame = pd.DataFrame(
+        {
+            "a": [1.5, np.nan, np.inf, -np.inf],
+            "b": [1, 2, 3, 4],
+            "c": ["x", None, "z", "w"],
+            "d": [True, False, True, False],
+            "e": pd.array(["p", pd.NA, "q", "r"], dtype="string"),
+            7: pd.Series(["s", np.nan, "t", "u"], dtype=object),
+        }
+    )
+
+    def reference(f):
+        return json.loads(f.to_json(orient="records", date_format="iso", default_handler=str, double_precision=15))
+
+    assert _json_records(frame) == reference(frame)
+    dated = frame.assign(when=pd.to_datetime(["2024-01-02", None, "2024-03-04", "2024-05-06"]))
+    assert _json_records(dated) == reference(dated)
+    assert _json_records(frame.iloc[:, :0]) == [{}, {}, {}, {}]

@@ -35,7 +35,16 @@ from assay.task import Task
 
 DEFAULT_BUDGET = 60.0
 # Manifest entries about the folder itself; everything else in it is the fit's info.
-_MANIFEST_ONLY = {"format", "assay_version", "created", "input_schema", "families_libraries", "libraries", "files"}
+_MANIFEST_ONLY = {
+    "format",
+    "assay_version",
+    "created",
+    "input_schema",
+    "families_libraries",
+    "libraries",
+    "files",
+    "compiled",
+}
 
 
 class Predictor:

@@ -95,6 +95,7 @@ def test_the_manifest_lists_what_compile_wrote(saved):
     assert manifest["compiled"]["boosters"] == sorted(report.difference)
     before = json.loads((folder / "manifest.json").read_text())
     assert manifest["libraries"] == before["libraries"] and manifest["target"] == before["target"]
+    assert "compiled" not in Predictor.load(copy).info  # a re-save of the model writes no compiled trees
 
 
 def test_native_code_the_manifest_does_not_list_is_refused(saved, tmp_path):

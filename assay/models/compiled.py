@@ -15,6 +15,7 @@ Small batches (single rows) always go through LightGBM: there its per-call cost 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -39,8 +40,10 @@ def available() -> bool:
     return hasattr(llvm, "PassManagerBuilder")
 
 
+@functools.cache
 def describe_host() -> dict:
-    """What compiled code is tied to: the target, the CPU and its features, the compiler's versions."""
+    """What compiled code is tied to: the target, the CPU and its features, the compiler's versions
+    (the same for the whole process: asked once, not once per booster loaded)."""
     import llvmlite.binding as llvm
 
     llvm.initialize_native_target()

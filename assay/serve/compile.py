@@ -14,6 +14,7 @@ rows) and must agree with LightGBM to `tolerance`; otherwise the folder is left 
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from assay.artifact.manifest import MANIFEST
-from assay.artifact.store import open_folder, save_folder
+from assay.artifact.store import save_folder
 from assay.errors import ArtifactError, ConfigError, problem
 from assay.models import compiled
 
@@ -56,7 +57,8 @@ def compile_model(directory, *, tolerance: float = TOLERANCE) -> CompileReport:
 
     started = time.perf_counter()
     directory = Path(directory).resolve()
-    manifest = open_folder(directory)
+    predictor = Predictor.load(directory)  # verifies every file's checksum first (open_folder)
+    manifest = json.loads((directory / MANIFEST).read_text())
     boosters = sorted(str(p.parent.relative_to(directory)) for p in directory.rglob(compiled.TEXT))
     if not boosters:
         raise ConfigError(
@@ -66,7 +68,7 @@ def compile_model(directory, *, tolerance: float = TOLERANCE) -> CompileReport:
                 fix="serve it as it is, or fit with --families lightgbm",
             )
         )
-    matrix = _reference_matrix(Predictor.load(directory), directory)
+    matrix = _reference_matrix(predictor, directory)
     report = CompileReport(directory, 0.0, len(matrix))
 
     def write(tmp: Path) -> None:

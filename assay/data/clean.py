@@ -129,9 +129,10 @@ def _finite_numbers(frame: pd.DataFrame, schema: Schema, target) -> set[int]:
     numbers is infinity -> missing (all but dates and yes/no): cleaning leaves them as they are.
     Checked as one block, because looking at them one Series at a time was most of the cost of
     cleaning a few rows (a prediction request)."""
+    dtypes = frame.dtypes.tolist()
     positions = [
         i
-        for i, (name, dtype) in enumerate(zip(frame.columns.tolist(), frame.dtypes.tolist(), strict=True))
+        for i, (name, dtype) in enumerate(zip(frame.columns.tolist(), dtypes, strict=True))
         if name != target
         and isinstance(dtype, np.dtype)
         and dtype.kind in "iuf"
@@ -140,8 +141,22 @@ def _finite_numbers(frame: pd.DataFrame, schema: Schema, target) -> set[int]:
     ]
     if not positions:
         return set()
-    block = frame.take(positions, axis=1).to_numpy(dtype="float64")
+    block = float_block(frame, positions, dtypes)
     return {i for i, inf in zip(positions, np.isinf(block).any(axis=0), strict=True) if not inf}
+
+
+def float_block(frame: pd.DataFrame, positions: list[int], dtypes: list | None = None) -> np.ndarray:
+    """The columns at `positions`, all NumPy numbers, as one float64 array; the whole frame at once
+    when it holds numbers only (a sub-frame costs more than the conversion for a few rows)."""
+    dtypes = frame.dtypes.tolist() if dtypes is None else dtypes
+    if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in dtypes):
+        block = frame.to_numpy(dtype=float)
+        return (
+            block
+            if len(positions) == block.shape[1] and positions == list(range(block.shape[1]))
+            else block[:, positions]
+        )
+    return frame.take(positions, axis=1).to_numpy(dtype=float)
 
 
 def _clean_column(col: pd.Series, kind: str, details: dict, name, log: CleaningLog) -> pd.Series | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from assay.models import compiled
+from assay.models import lightgbm_single_row as single_row
 from assay.models.base import Model, categorical_columns, codes_matrix
 from assay.search.space import Choice, Float, Int
 
@@ -88,12 +89,27 @@ class LightGBMModel(Model):
         # 0.02 ms with one). The thread count never changes a prediction.
         if self.compiled_ is not None and len(X) >= SMALL_BATCH:
             raw = compiled.predict(self.compiled_, codes_matrix(X), self.threads())
+        elif len(X) <= single_row.MAX_ROWS:
+            raw = self._single_row_scorer().predict(codes_matrix(X))
+            raw = raw if self.task.kind == "multiclass" else raw[:, 0]
         else:
             threads = {"num_threads": 1} if len(X) < SMALL_BATCH else {}
             raw = self.booster_.predict(codes_matrix(X), num_iteration=self.best_iteration_, **threads)
         if self.task.kind == "binary":
             return np.column_stack([1 - raw, raw])
         return raw
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_single_row", None)  # C handles: remade on the other side when first needed
+        return state
+
+    def _single_row_scorer(self) -> single_row.SingleRowScorer:
+        scorer = self.__dict__.get("_single_row")
+        if scorer is None or scorer.booster is not self.booster_:  # made once per booster
+            outputs = self.task.n_classes if self.task.kind == "multiclass" else 1
+            scorer = self._single_row = single_row.SingleRowScorer(self.booster_, self.best_iteration_, outputs)
+        return scorer
 
     def _save(self, directory: Path):
         self.booster_.save_model(str(directory / compiled.TEXT), num_iteration=self.best_iteration_)

@@ -32,9 +32,11 @@ import pandas as pd
 from assay.data.schema import as_text, is_sentinel, parse_numbers
 from assay.errors import SchemaError, problem
 from assay.preprocess.table import (
+    FEW_ROWS,
     OTHER,
     TablePreprocessor,
     as_dates,
+    category_keys,
     category_text,
     extra_columns_message,
     missing_columns_message,
@@ -234,6 +236,10 @@ def _plain_numbers(col: pd.Series) -> bool:
 def _categories(cleaned: pd.Series, categories: list[str]) -> tuple[pd.Series | None, list[ColumnIssue]]:
     """Respell levels that differ from a trained one only by case; report levels never seen.
     String work is done once per distinct value, as in clean.py."""
+    if len(cleaned) <= FEW_ROWS:
+        known = set(categories)
+        if all(k is None or k in known for k in category_keys(cleaned).tolist()):
+            return None, []  # every level known (a serving request, usually): nothing to report
     codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
     keys = category_text(pd.Series(np.asarray(uniques, dtype=object)))
     outside = ~keys.isin(set(categories)).to_numpy()

@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from assay.data.clean import float_block
 from assay.errors import SchemaError, problem
 from assay.preprocess.text import fit_text, text_features
 
 OTHER = "__other__"  # pooled rare categories, and categories first seen at prediction time
+FEW_ROWS = 64  # up to this many rows (a serving request), per-value Python beats pandas' set-up costs
 
 
 @dataclass
@@ -88,11 +90,11 @@ class TablePreprocessor:
             elif plan.kind == "text":
                 out.update(text_features(col, plan.state, plan.name))
             else:
-                text = category_text(col)
+                keys = category_keys(col)
                 dtype = self._category_dtype(plan)
-                codes = dtype.categories.get_indexer(text)  # -1: missing, or a level never seen
+                codes = self._category_codes(plan, dtype, keys)  # -1: missing, or a level never seen
                 # unseen levels: pooled where training pooled rare ones, else missing
-                unseen = (codes < 0) & text.notna().to_numpy()
+                unseen = (codes < 0) & (keys != None)  # noqa: E711  (elementwise)
                 if unseen.any():
                     codes[unseen] = dtype.categories.get_loc(OTHER) if OTHER in plan.categories else -1
                 out[plan.name] = pd.Categorical.from_codes(codes, dtype=dtype)
@@ -104,6 +106,17 @@ class TablePreprocessor:
         if plan.name not in cache:
             cache[plan.name] = pd.CategoricalDtype(plan.categories)
         return cache[plan.name]
+
+    def _category_codes(self, plan: ColumnPlan, dtype: pd.CategoricalDtype, keys: np.ndarray) -> np.ndarray:
+        """Each key's position among the plan's categories, -1 if none. A dictionary for a few
+        rows (pandas' indexer costs more to set up than a one-row request's whole transform)."""
+        if len(keys) > FEW_ROWS:
+            return dtype.categories.get_indexer(keys)
+        cache = self.__dict__.setdefault("_positions", {})
+        if plan.name not in cache:
+            cache[plan.name] = {c: i for i, c in enumerate(plan.categories)}
+        positions = cache[plan.name]
+        return np.array([positions.get(k, -1) for k in keys.tolist()], dtype=np.intp)
 
     def check_columns(self, X: pd.DataFrame) -> None:
         """The input contract: every training column present; extra columns are ignored."""
@@ -151,10 +164,7 @@ def number_block(frame: pd.DataFrame, names: list, kinds: str = "fiub") -> tuple
     ]
     if not plain:
         return [], np.empty((len(frame), 0))
-    positions = [where[n] for n in plain]
-    if all(isinstance(d, np.dtype) and d.kind in "fiub" for d in dtypes):  # numbers only: no sub-frame
-        return plain, frame.to_numpy(dtype=float)[:, positions]
-    return plain, frame.take(positions, axis=1).to_numpy(dtype=float)
+    return plain, float_block(frame, [where[n] for n in plain], dtypes)
 
 
 def _number_block(X: pd.DataFrame, names: list) -> dict[str, np.ndarray]:
@@ -211,16 +221,21 @@ def _is_numeric(col: pd.Series) -> bool:
 
 def category_text(col: pd.Series) -> pd.Series:
     """Category values as trimmed strings, missing kept missing, 1 and 1.0 spelled alike."""
+    return pd.Series(category_keys(col), index=col.index, name=col.name, dtype=object)
 
-    def key(v):
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            return str(int(v))
-        return str(v).strip()
 
+def category_keys(col: pd.Series) -> np.ndarray:
+    """category_text's values as an object array (None where missing), without building a Series:
+    what the few-row paths compare against a vocabulary."""
     values = col.to_numpy(dtype=object)
     missing = pd.isna(values)
-    keys = np.array([None if gone else key(v) for v, gone in zip(values, missing, strict=True)], dtype=object)
-    return pd.Series(keys, index=col.index, name=col.name, dtype=object)
+    return np.array([None if gone else _category_key(v) for v, gone in zip(values, missing, strict=True)], dtype=object)
+
+
+def _category_key(v) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip()
 
 
 def _useless(col: pd.Series) -> str | None:

@@ -129,3 +129,22 @@ def test_cli_predict_shows_the_warning_and_strict_refuses(fitted, batch, tmp_pat
 
     result = CliRunner().invoke(app, [*args, "--strict"])
     assert result.exit_code == 2 and "error" in result.output and "'a'" in result.output
+
+
+def test_a_few_rows_are_answered_as_they_are_in_a_large_batch():
+    """Requests of a few rows take shortcuts (per-value category lookups, LightGBM's single-row
+    API); they must not change a single number or note."""
+    predictor = Predictor("y", trials=1, families=["lightgbm"], verbose=False).fit(_frame())
+    rows = _frame(300).drop(columns=["y"])
+    rows.iloc[[3, 70], rows.columns.get_loc("colour")] = "purple"  # unseen
+    rows.iloc[[5, 71], rows.columns.get_loc("colour")] = " RED "  # respelled
+    rows.iloc[[6, 72], rows.columns.get_loc("colour")] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SchemaWarning)
+        whole = predictor.predict_proba(rows).to_numpy()  # 300 rows: the batch paths
+        for start, n in [(0, 1), (3, 1), (5, 2), (6, 1), (10, 4), (60, 64)]:
+            part = rows.iloc[start : start + n]
+            np.testing.assert_array_equal(predictor.predict_proba(part).to_numpy(), whole[start : start + n])
+    few = {i.issue: i.rows for i in predictor.check(rows.iloc[:10]).notes}
+    assert few["unseen_category"] == [3] and 5 in few["respelled_category"]
+    assert predictor.check(rows.iloc[:3]).notes == []  # every level known: the shortcut, nothing to say

@@ -90,10 +90,12 @@ def read_with_report(
 
 
 def _finish(frame: pd.DataFrame, report: ReadReport, data) -> pd.DataFrame:
-    names = [str(c).strip() for c in frame.columns]
+    names = [str(c).strip() for c in frame.columns.tolist()]
     where = report.source
     check_unique(names, where)
-    frame.columns = names
+    # object labels, not pandas 3's Arrow-backed strings: every later select, take and copy of the
+    # frame works on its labels, and Arrow-backed ones made that a third of a one-row prediction
+    frame.columns = pd.Index(names, dtype=object)
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise DataSourceError(
             problem(

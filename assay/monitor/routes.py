@@ -37,6 +37,8 @@ class LogPredictions:
     queues the rows (the log's writer thread does the database work), so it costs the server
     well under a millisecond per request."""
 
+    quick = True  # only queues: the server may run it on the event loop (assay.serve.events)
+
     def __init__(self, log: PredictionLog):
         self.log = log
         self.__name__ = "LogPredictions"  # how serve's hook errors name it

@@ -98,7 +98,7 @@ class TablePreprocessor:
                 if unseen.any():
                     codes[unseen] = dtype.categories.get_loc(OTHER) if OTHER in plan.categories else -1
                 out[plan.name] = pd.Categorical.from_codes(codes, dtype=dtype)
-        return pd.DataFrame(out, index=X.index)
+        return labelled_frame(out, X.index)
 
     def _category_dtype(self, plan: ColumnPlan) -> pd.CategoricalDtype:
         """One dtype per categorical column, built once: the fixed categories every row is coded by."""
@@ -150,6 +150,15 @@ class TablePreprocessor:
         pre.dropped_ = d["dropped"]
         pre.plans_ = [ColumnPlan(**p) for p in d["columns"]]
         return pre
+
+
+def labelled_frame(columns: dict, index: pd.Index) -> pd.DataFrame:
+    """A frame of `columns` with object labels. Built on integer keys and labelled afterwards:
+    pandas 3 would otherwise infer Arrow-backed string labels, which cost more than the values to
+    build and to select from, for the few rows of a serving request."""
+    frame = pd.DataFrame(dict(enumerate(columns.values())), index=index)
+    frame.columns = pd.Index(list(columns), dtype=object)
+    return frame
 
 
 def number_block(frame: pd.DataFrame, names: list, kinds: str = "fiub") -> tuple[list, np.ndarray]:

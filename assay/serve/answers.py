@@ -38,7 +38,9 @@ class Answer:
 def records_frame(records: list[dict]) -> pd.DataFrame:
     """Rows as a DataFrame, columns in order of first appearance; an absent key is a missing value."""
     columns = list(dict.fromkeys(key for record in records for key in record))
-    return pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame.from_records([[record.get(key) for key in columns] for record in records])
+    frame.columns = pd.Index(columns, dtype=object)  # as assay.data.read labels frames (fewer costs)
+    return frame
 
 
 def predict_rows(

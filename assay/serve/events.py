@@ -6,7 +6,9 @@ server only knows "callables that take an event". Plug one in with
     create_app(source, on_predict=[my_hook])      # my_hook(event: PredictionEvent) -> None
 
 A hook runs after the answer has gone out (JSON and CSV predictions: as a Starlette background
-task) or after each streamed chunk has been sent (the streaming endpoint: one event per chunk,
+task, on a worker thread; a hook with `quick = True`, one that only queues the event, runs on
+the event loop itself for requests of a few rows, where the hop to a thread cost more than the
+hook) or after each streamed chunk has been sent (the streaming endpoint: one event per chunk,
 all with the request's id, `row_offset` saying where the chunk starts). A hook that raises is
 logged on the "assay.serve" logger and the request is unaffected; a slow hook delays nothing the
 client waits for, except the next chunk of a stream (which bounds memory: no queue of chunks).
@@ -113,3 +115,14 @@ def emit_tracked(in_flight: InFlight, hooks: Iterable[PredictionHook], event: Pr
         emit(hooks, event)
     finally:
         in_flight.end(event.request_id)
+
+
+async def emit_tracked_here(in_flight: InFlight, hooks: Iterable[PredictionHook], event: PredictionEvent) -> None:
+    """emit_tracked on the event loop (a coroutine: Starlette awaits it instead of sending it to a
+    thread); only for quick hooks and small events (see the module docstring)."""
+    emit_tracked(in_flight, hooks, event)
+
+
+def all_quick(hooks: Iterable[PredictionHook]) -> bool:
+    """Do all these hooks promise to return at once (`quick = True`)?"""
+    return all(getattr(hook, "quick", False) for hook in hooks)

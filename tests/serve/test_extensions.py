@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 
 import pandas as pd
@@ -83,7 +84,7 @@ def test_hooks_get_each_prediction_and_cannot_break_it(registry, token, rows, ca
         assert event.predictions == response.json()["predictions"] and len(event.inputs) == 4
         assert list(event.probabilities.columns) == ["no", "yes"]
         pd.testing.assert_frame_equal(
-            event.inputs.reset_index(drop=True), sent.reset_index(drop=True), check_dtype=False
+            event.inputs.reset_index(drop=True), sent.reset_index(drop=True), check_dtype=False, check_column_type=False
         )
         assert "monitoring is down" in caplog.text
         streamed = client.post(
@@ -96,6 +97,33 @@ def test_hooks_get_each_prediction_and_cannot_break_it(registry, token, rows, ca
     assert [e.row_offset for e in chunks] == [0, 25, 50] and sum(len(e.inputs) for e in chunks) == len(rows)
     streamed_labels = pd.read_csv(io.StringIO(streamed.text))["predicted_y"].tolist()
     assert [label for e in chunks for label in e.predictions] == streamed_labels
+
+
+def test_quick_hooks_run_on_the_event_loop_for_a_few_rows_and_others_on_a_worker_thread(registry, token, rows):
+    threads: dict[str, list[str]] = {"quick": [], "slow": []}
+
+    class Quick:
+        quick = True  # only queues, as the prediction log's hook does
+
+        def __call__(self, event):
+            threads["quick"].append(threading.current_thread().name)
+
+    def slow(event):
+        threads["slow"].append(threading.current_thread().name)
+
+    for hooks in ([Quick()], [Quick(), slow]):
+        with TestClient(create_app(registry, on_predict=hooks)) as client:
+            wait_ready(client)
+            for n in (1, 40):  # a few rows, then more than the server predicts on its loop
+                response = client.post(
+                    "/v1/models/churn/predict", json={"records": records(rows.head(n))}, headers=auth(token)
+                )
+                assert response.status_code == 200
+    loop_thread, worker = threads["quick"][0], "AnyIO worker thread"
+    # alone, the quick hook stays on the loop for one row and goes to a worker for 40 rows;
+    # beside a hook that made no such promise it always goes to a worker
+    assert [name == loop_thread for name in threads["quick"]] == [True, False, False, False]
+    assert worker not in loop_thread and all(worker in name for name in threads["quick"][1:] + threads["slow"])
 
 
 def test_an_extra_router_sits_behind_the_token_check(registry, token):

@@ -27,7 +27,7 @@ from starlette.background import BackgroundTask
 
 from assay.serve.answers import event, predict_rows, records_frame
 from assay.serve.deps import get_model, get_state, request_id
-from assay.serve.events import PredictionEvent, emit, emit_tracked
+from assay.serve.events import PredictionEvent, all_quick, emit, emit_tracked, emit_tracked_here
 from assay.serve.schemas import ErrorBody, PredictRequest, PredictResponse
 from assay.serve.store import LoadedModel
 from assay.serve.uploads import FILE_TYPES, media_type, paths_hidden, spool
@@ -105,7 +105,9 @@ async def predict(
     answer = work() if len(frame) <= INLINE_ROWS and not explain else await run_in_threadpool(work)
     if state.hooks:
         state.in_flight.begin(rid)  # until the hooks have run: feedback for `rid` waits for them
-        background.add_task(emit_tracked, state.in_flight, state.hooks, event(model, rid, frame, answer, source))
+        here = len(frame) <= INLINE_ROWS and all_quick(state.hooks)  # no thread hop for queueing a few rows
+        emitter = emit_tracked_here if here else emit_tracked
+        background.add_task(emitter, state.in_flight, state.hooks, event(model, rid, frame, answer, source))
     return JSONResponse(answer.body, headers={"X-Request-ID": rid})
 
 

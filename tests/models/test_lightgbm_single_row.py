@@ -27,7 +27,8 @@ def _fitted(kind: str, seed: int = 0):
         }
     )
     latent = raw["a"].to_numpy() + (raw["colour"] == "red").to_numpy() + rng.normal(0, 0.3, n)
-    y = {"binary": (latent > 0.5).astype(int), "multiclass": np.digitize(latent, [0.0, 1.0]), "regression": latent}[kind]
+    targets = {"binary": (latent > 0.5).astype(int), "multiclass": np.digitize(latent, [0.0, 1.0])}
+    y = targets.get(kind, latent)
     task = Task(kind, tuple(range(len(np.unique(y))))) if kind != "regression" else Task("regression")
     X = TablePreprocessor(min_category_count=1).fit(raw).transform(raw)
     model = LightGBMModel(task, {"n_estimators": 40, "num_leaves": 8}, seed=0).fit(X, y)

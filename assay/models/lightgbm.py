@@ -89,7 +89,7 @@ class LightGBMModel(Model):
         # 0.02 ms with one). The thread count never changes a prediction.
         if self.compiled_ is not None and len(X) >= SMALL_BATCH:
             raw = compiled.predict(self.compiled_, codes_matrix(X), self.threads())
-        elif len(X) <= single_row.MAX_ROWS:
+        elif len(X) <= single_row.MAX_ROWS and single_row.available():
             raw = self._single_row_scorer().predict(codes_matrix(X))
             raw = raw if self.task.kind == "multiclass" else raw[:, 0]
         else:

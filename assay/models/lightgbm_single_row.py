@@ -14,6 +14,7 @@ shared by threads running at once.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 import weakref
 
@@ -21,6 +22,20 @@ import numpy as np
 
 MAX_ROWS = 4  # above this, one batch call is as quick as a call per row
 _PREDICT_NORMAL, _FLOAT32 = 0, 0  # C_API_PREDICT_NORMAL, C_API_DTYPE_FLOAT32
+
+
+@functools.cache
+def available() -> bool:
+    """Does this LightGBM expose the C entry points used here? (They sit behind private names of
+    lightgbm.basic; where those moved, predictions go through Booster.predict as before.)"""
+    try:
+        from lightgbm import basic
+
+        return all(hasattr(basic, name) for name in ("_LIB", "_safe_call", "_c_str")) and hasattr(
+            basic._LIB, "LGBM_BoosterPredictForMatSingleRowFast"
+        )
+    except Exception:  # an unloadable library fails later, where LightGBM is really needed
+        return False
 
 
 class SingleRowScorer:

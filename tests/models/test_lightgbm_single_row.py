@@ -82,3 +82,12 @@ def test_rows_of_the_wrong_width_are_refused_before_reaching_lightgbm():
     scorer = model._single_row_scorer()
     with pytest.raises(ValueError, match="expected rows of 3 features"):
         scorer.predict(np.zeros((1, 2), dtype=np.float32))
+
+
+def test_without_the_c_entry_points_a_few_rows_still_score_through_booster_predict(monkeypatch):
+    assert single_row.available()  # this LightGBM has them
+    model, X = _fitted("binary")
+    expected = model.predict_raw(X.iloc[:2])
+    monkeypatch.setattr(single_row, "available", lambda: False)  # as with a LightGBM that moved them
+    monkeypatch.setattr(single_row.SingleRowScorer, "predict", lambda *a: pytest.fail("the C path was used"))
+    np.testing.assert_array_equal(model.predict_raw(X.iloc[:2]), expected)

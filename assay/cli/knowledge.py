@@ -44,6 +44,15 @@ def build_portfolio_cmd(
         None, "--minutes", help="stop measuring after this long (0: only select from what is measured); rerun to resume"
     ),
     families: str = typer.Option(None, "--families", help="comma-separated families (default all available)"),
+    with_portfolio: str = typer.Option(
+        "default",
+        "--with-portfolio",
+        help="also measure this portfolio's configurations as candidates (a shipped name or a .json file; "
+        "'none': only defaults and random draws)",
+    ),
+    cost_aware: bool = typer.Option(
+        True, "--cost-aware/--by-gain", help="order by gain per measured second (what short budgets need) or by gain"
+    ),
     db: Path = typer.Option(None, "--db", help="knowledge base file (default ASSAY_HOME/knowledge.db)"),
     out: Path = typer.Option(_PACKAGE_PORTFOLIOS / "learnt.json", "--out", "-o", help="portfolio file to write"),
     seed: int = typer.Option(0, "--seed"),
@@ -51,6 +60,7 @@ def build_portfolio_cmd(
     """Measure candidate configurations on the corpus (resumable), then write the greedy portfolio."""
     from assay.knowledge.build import Protocol, build_portfolio, write_portfolio
     from assay.knowledge.store import KnowledgeStore
+    from assay.search.strategies import load_portfolio
 
     corpus = corpus or _shared("pmlb")
     if corpus is None or not Path(corpus).is_dir():
@@ -58,6 +68,7 @@ def build_portfolio_cmd(
     exclude_suite = exclude_suite or _shared("suites", "public.yaml")
     if configs < 0 or size < 1 or max_rows < 20:
         raise ConfigError(problem("--configs >= 0, --size >= 1, --max-rows >= 20", where="options", fix="raise them"))
+    extra = [] if with_portfolio.lower() == "none" else load_portfolio(with_portfolio)
     store = KnowledgeStore(db)
     with Progress(
         TextColumn("[bold blue]measuring"),
@@ -82,6 +93,8 @@ def build_portfolio_cmd(
             protocol=Protocol(max_rows, 3, trial_seconds, seed),
             minutes=minutes,
             max_datasets=max_datasets,
+            extra=extra,
+            cost_aware=cost_aware,
             command="assay knowledge " + " ".join(sys.argv[2:])
             if len(sys.argv) > 2
             else "assay knowledge build-portfolio",

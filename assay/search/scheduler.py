@@ -74,8 +74,13 @@ class Scheduler:
         """(family, params, origin, extra) for the next trial, or None when nothing fits."""
         while len(self.portfolio):
             family, params = self.portfolio.ask()
-            if self._fits(family, results, deadline) and self._affordable(family, self.portfolio.last_cost, deadline):
+            if not self._fits(family, results, deadline):
+                continue
+            if self._affordable(family, self.portfolio.last_cost, deadline):
                 return family, params, "portfolio", {}
+            if get_family(family).truncatable and self.portfolio.last_deferred:
+                return family, params, "portfolio", {}  # it stops itself when its allowance runs out
+            self.portfolio.defer()
         if self.evolver is not None:
             return self._propose_evolved(results, deadline)
         while (family := self._pick_family(results, deadline)) is not None:
@@ -102,10 +107,12 @@ class Scheduler:
 
     def _affordable(self, family: str, cost: float | None, deadline: Deadline) -> bool:
         """A learnt portfolio entry knows its cost (3 folds on 1,000 rows, scaled to these rows and
-        folds): skip one that cannot stop early and would take more than its share of what is left.
-        One that can stop early is left to its time allowance: linear scaling overstates boosting
-        with early stopping on large tables, and skipping it there would cost more than it saves."""
-        if not self.timed or cost is None or get_family(family).truncatable:
+        folds). One that would take more than its share of what is left waits behind the cheaper
+        entries (`propose`); when its turn comes again and it still does not fit, one that cannot
+        stop early is skipped, and one that can is run within its time allowance: linear scaling
+        overstates boosting with early stopping on large tables, and skipping it there would cost
+        more than it saves."""
+        if not self.timed or cost is None:
             return True
         folds = self.shape[3]
         return cost * max(folds, 1) / 3 <= deadline.remaining() * _SHARE["portfolio"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assay.knowledge.build import greedy_portfolio, held_out_curve, make_candidates, normalise
+from assay.knowledge.build import greedy_portfolio, held_out_anytime, held_out_curve, make_candidates, normalise
 from assay.knowledge.corpus import Fingerprint, duplicate_reason, same_data, same_name
 from tests.conftest import SHARED
 
@@ -60,6 +60,52 @@ def test_candidates_are_deterministic_and_include_defaults():
     assert reg_linear[0].params == defaults(get_family("linear").search_space(Task("regression"), 1000, 20))
     assert "alpha" in reg_linear[0].params  # regression space, not the classifier's C
     assert len(a) == 3 * 2 * 3
+
+
+def _fast_and_slow():
+    """A: perfect everywhere but slow; B: good and quick; C: fair and quicker still (3 datasets)."""
+    table = np.array([[0.0, 0.0, 0.0], [0.2, 0.2, 0.2], [0.5, 0.5, 0.5]])
+    seconds = np.array([[10.0, 10.0, 10.0], [1.0, 1.0, 1.0], [0.5, 0.5, 0.5]])
+    return table, seconds
+
+
+def test_cost_aware_greedy_takes_the_largest_gain_per_second_first():
+    table, seconds = _fast_and_slow()
+    # gains per second from 1 (+0.05 s overhead each): A 1/10.05, B .8/1.05, C .5/.55 -> C;
+    # then from .5: A .5/10.05, B .3/1.05 -> B; then A .2/10.05
+    assert greedy_portfolio(table, 10, seconds.mean(axis=1)) == [2, 1, 0]
+    assert greedy_portfolio(table, 10) == [0]  # by gain alone: A, after which nothing improves
+
+
+def test_held_out_anytime_curve_shows_what_a_short_budget_gets():
+    table, seconds = _fast_and_slow()
+    # by gain per second: C done at .55 s (.5), B at 1.6 s (.2), A at 11.65 s (0)
+    assert held_out_anytime(table, seconds, [1, 2, 20], 5, cost_aware=True) == pytest.approx([0.5, 0.2, 0.0])
+    # by gain alone: A alone, done at 10.05 s; nothing before
+    assert held_out_anytime(table, seconds, [1, 2, 20], 5, cost_aware=False) == pytest.approx([1.0, 1.0, 0.0])
+
+
+def test_a_portfolios_configurations_join_the_candidates_completed_with_defaults():
+    from assay.models.registry import get_family
+    from assay.search.space import defaults
+    from assay.task import Task
+
+    hand = [
+        {"family": "lightgbm", "params": {"learning_rate": 0.08, "num_leaves": 31}},
+        {"family": "linear", "params": {}},  # the family's defaults: not a second candidate
+        {"family": "knn", "params": {"n_neighbors": 10}},  # a family not searched: left out
+        {"family": "lightgbm", "params": {"num_leaves": 7}, "tasks": ["regression"]},
+    ]
+    plain = make_candidates(["lightgbm", "linear"], 2, seed=0)
+    cands = make_candidates(["lightgbm", "linear"], 2, seed=0, extra=hand)
+    binary = [c for c in cands if c.kind == "binary"]
+    space = get_family("lightgbm").search_space(Task("binary", (0, 1)), 1000, 20)
+    assert binary[1].family == "lightgbm"  # right after the family's defaults
+    assert binary[1].params == {**defaults(space), "learning_rate": 0.08, "num_leaves": 31}
+    assert len(binary) == 3 * 2 + 1 and all(c.family != "knn" for c in cands)
+    assert sum(c.kind == "regression" for c in cands) == 3 * 2 + 2  # the regression-only entry too
+    # the random draws are the same as without extra candidates, so earlier measurements still count
+    assert {c.key for c in plain} <= {c.key for c in cands}
 
 
 @pytest.mark.parametrize(

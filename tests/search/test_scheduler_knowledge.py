@@ -41,6 +41,23 @@ def test_a_learnt_entry_that_cannot_fit_is_skipped():
     assert untimed[0] == "linear" and untimed[1]["C"] == 0.5
 
 
+def test_a_learnt_entry_too_slow_for_now_waits_behind_the_cheaper_ones_once():
+    entries = [
+        {"family": "lightgbm", "params": {"num_leaves": 99}, "tasks": ["binary"], "seconds": 30.0},  # can stop early
+        {"family": "linear", "params": {"C": 0.5}, "tasks": ["binary"], "seconds": 6.0},  # cannot
+        {"family": "lightgbm", "params": {"num_leaves": 15}, "tasks": ["binary"], "seconds": 0.5},
+    ]
+    families = ["lightgbm", "linear"]
+    s = Scheduler(PortfolioStrategy(entries, families, TASK, 2000, 10), families, TASK, 2000, 10, 0, True, 5)
+    deadline = Deadline.after(40)
+    order = [s.propose([], deadline)[:2] for _ in range(2)]
+    # both slow entries wait: 100 s and 20 s > 16 s (40 % of 40 s); the cheap one runs first
+    assert [(f, p["num_leaves"]) for f, p in order[:1]] == [("lightgbm", 15)]
+    # the slow boosting entry's second turn: it runs, stopped by its allowance; the linear one is skipped
+    assert (order[1][0], order[1][1]["num_leaves"]) == ("lightgbm", 99)
+    assert s.propose([], deadline)[2] == "tpe" and len(s.portfolio) == 0
+
+
 def test_warm_start_configurations_come_first_from_each_tuner():
     s = _scheduler(timed=False)
     while len(s.portfolio):

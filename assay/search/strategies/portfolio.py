@@ -51,7 +51,10 @@ class PortfolioStrategy:
 
         self._queue: list[tuple[str, dict]] = []
         self._costs: list[float | None] = []
+        self._deferred: set[int] = set()  # positions in _queue of entries already put back once
         self.last_cost: float | None = None  # the asked entry's measured seconds, scaled to these rows
+        self.last_deferred = False  # whether the asked entry was put back once already
+        self._last: tuple[str, dict] | None = None
         for entry in entries:
             if entry["family"] not in families or task.kind not in entry.get("tasks", [task.kind]):
                 continue
@@ -74,7 +77,20 @@ class PortfolioStrategy:
         if not self._queue:
             return None
         self.last_cost = self._costs.pop(0)
-        return self._queue.pop(0)
+        self.last_deferred = 0 in self._deferred
+        self._deferred = {i - 1 for i in self._deferred if i > 0}
+        self._last = self._queue.pop(0)
+        return self._last
+
+    def defer(self) -> None:
+        """Put the entry just asked at the end of the list, once: it costs more than the time now
+        left allows, and the cheaper entries behind it should not wait for it."""
+        if self._last is None or self.last_deferred:
+            return
+        self._deferred.add(len(self._queue))
+        self._queue.append(self._last)
+        self._costs.append(self.last_cost)
+        self._last = None
 
     def tell(self, result) -> None:
         pass

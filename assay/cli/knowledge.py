@@ -152,6 +152,13 @@ def show(
             if defaults:
                 base = ", ".join(f"{k}: {v:.3f}" for k, v in enumerate(defaults, 1))
                 console.print(f"{kind}, family defaults in registry order instead: {base}")
+            anytime = prov.get("held_out_anytime", {}).get(kind)
+            if anytime and anytime["by_gain"]:  # empty with fewer than two datasets to hold out
+                for order in ("by_gain_per_second", "by_gain"):
+                    points = ", ".join(
+                        f"{b:g} s: {v:.3f}" for b, v in zip(anytime["budgets"], anytime[order], strict=True)
+                    )
+                    console.print(f"{kind}, held out, ordered {order.replace('_', ' ')}, after: {points}")
         console.print(
             f"excluded ({len(prov['excluded'])}): " + ", ".join(f"{k} ({v})" for k, v in prov["excluded"].items())
         )

@@ -69,6 +69,8 @@ def test_build_portfolio_command_excludes_copies_resumes_and_shows(corpus, tmp_p
         str(out),
         "--trial-seconds",
         "5",
+        "--with-portfolio",
+        "none",  # the hand-made list's configurations would add 4 LightGBM candidates per kind
     ]
     runner = CliRunner()
     result = runner.invoke(app, args)
@@ -98,6 +100,11 @@ def test_build_portfolio_command_excludes_copies_resumes_and_shows(corpus, tmp_p
     shown = runner.invoke(app, ["knowledge", "show", "--portfolio", str(out), "--db", str(db)])
     assert shown.exit_code == 0, shown.output
     assert "disguised" in shown.output and "12 trials" in shown.output
+    anytime = prov["held_out_anytime"]["binary"]  # against time; empty here: one dataset, none to hold out
+    assert anytime["budgets"] and anytime["by_gain_per_second"] == [] and prov["order"].startswith("gain per second")
+
+    unknown = runner.invoke(app, [*args, "--with-portfolio", "nosuch"])
+    assert unknown.exit_code == 2 and "no portfolio named 'nosuch'" in unknown.output
 
 
 def test_build_portfolio_user_errors(tmp_path):

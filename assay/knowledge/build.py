@@ -87,43 +87,48 @@ def normalise(errors: np.ndarray) -> np.ndarray:
 
 def greedy_portfolio(normalised: np.ndarray, size: int, cost: np.ndarray | None = None) -> list[int]:
     """Row indices in portfolio order: each the row that most lowers the mean over columns of the
-    best-so-far value; ties go to the lower index. Stops early when nothing improves any more.
+    best-so-far value (starting from 1, median or worse, everywhere); ties go to the lower index.
+    Stops early when nothing improves any more.
 
-    With `cost` (seconds per row), each step takes the largest gain *per second* instead, starting
-    from 1 (median or worse) everywhere: the greedy schedule of Streeter & Golovin (2008), within a
-    factor of 4 of the best possible area under the anytime curve. A fit whose budget ends early
-    then has spent it on what pays most per second, not on one slow row that is best on average."""
+    With `cost` (seconds per row), each step takes the largest gain *per second* instead: the
+    greedy schedule of Streeter & Golovin (2008), within a factor of 4 of the best possible area
+    under the anytime curve. A fit whose budget ends early then has spent it on what pays most
+    per second, not on one slow row that is best on average."""
     normalised = np.asarray(normalised, dtype=float)
     n_configs = normalised.shape[0]
+    seconds = (
+        np.ones(n_configs)
+        if cost is None
+        else np.maximum(np.asarray(cost, dtype=float), MIN_SECONDS) + TRIAL_OVERHEAD_SECONDS
+    )
     chosen: list[int] = []
-    if cost is not None:
-        seconds = np.maximum(np.asarray(cost, dtype=float), MIN_SECONDS) + TRIAL_OVERHEAD_SECONDS
-        best = np.ones(normalised.shape[1])
-        for _ in range(min(size, n_configs)):
-            current = float(np.mean(best))
-            gains = [
-                -np.inf if i in chosen else (current - float(np.mean(np.minimum(best, normalised[i])))) / seconds[i]
-                for i in range(n_configs)
-            ]
-            pick = int(np.argmax(gains))
-            if not gains[pick] > 1e-12:
-                break
-            chosen.append(pick)
-            best = np.minimum(best, normalised[pick])
-        return chosen
-    best = np.full(normalised.shape[1], np.inf)
+    best = np.ones(normalised.shape[1])
     for _ in range(min(size, n_configs)):
-        scores = [np.inf if i in chosen else float(np.mean(np.minimum(best, normalised[i]))) for i in range(n_configs)]
-        pick = int(np.argmin(scores))
-        current = float(np.mean(best)) if chosen else np.inf
-        if not scores[pick] < current - 1e-12:
+        current = float(np.mean(best))
+        gains = [
+            -np.inf if i in chosen else (current - float(np.mean(np.minimum(best, normalised[i])))) / seconds[i]
+            for i in range(n_configs)
+        ]
+        pick = int(np.argmax(gains))
+        if not gains[pick] > 1e-12:
             break
         chosen.append(pick)
         best = np.minimum(best, normalised[pick])
     return chosen
 
 
-def held_out_curve(normalised: np.ndarray, size: int, cost: np.ndarray | None = None) -> list[float]:
+def held_out_orders(normalised: np.ndarray, size: int, seconds: np.ndarray | None = None) -> list[list[int]]:
+    """For each dataset (column), the greedy portfolio built without it; with `seconds` (configs x
+    datasets), ordered by gain per second, the cost averaged over the other datasets."""
+    normalised = np.asarray(normalised, dtype=float)
+    orders = []
+    for j in range(normalised.shape[1]):
+        cost = None if seconds is None else mean_cost(np.delete(seconds, j, axis=1))
+        orders.append(greedy_portfolio(np.delete(normalised, j, axis=1), size, cost))
+    return orders
+
+
+def held_out_curve(normalised: np.ndarray, size: int, seconds: np.ndarray | None = None) -> list[float]:
     """The honest anytime curve of the greedy portfolio on its own corpus: for each dataset, the
     portfolio built without it, scored on it after 1..size entries; averaged over datasets. The
     in-sample curve would reach 0 as soon as every dataset's own best is picked."""
@@ -132,8 +137,7 @@ def held_out_curve(normalised: np.ndarray, size: int, cost: np.ndarray | None = 
     if n < 2:
         return []
     curves = np.ones((n, size))
-    for j in range(n):
-        order = greedy_portfolio(np.delete(normalised, j, axis=1), size, _without(cost, j))
+    for j, order in enumerate(held_out_orders(normalised, size, seconds)):
         running = 1.0
         for k in range(size):
             if k < len(order):
@@ -150,15 +154,14 @@ def held_out_anytime(
     datasets); the mean over datasets of the best normalised error among the entries finished
     within each budget (1 where none has). This is what a short fit sees, and what cost-awareness
     is for."""
-    normalised, seconds = np.asarray(normalised, dtype=float), np.asarray(seconds, dtype=float)
+    normalised = np.asarray(normalised, dtype=float)
+    filled = _fill_failed(seconds)
     n = normalised.shape[1]
     if n < 2:
         return []
     out = np.ones((n, len(budgets)))
-    for j in range(n):
-        rest = np.delete(normalised, j, axis=1)
-        order = greedy_portfolio(rest, size, mean_cost(np.delete(seconds, j, axis=1)) if cost_aware else None)
-        spent = np.cumsum([_finite_seconds(seconds[i, j]) + TRIAL_OVERHEAD_SECONDS for i in order])
+    for j, order in enumerate(held_out_orders(normalised, size, filled if cost_aware else None)):
+        spent = np.cumsum([filled[i, j] + TRIAL_OVERHEAD_SECONDS for i in order])
         for b, budget in enumerate(budgets):
             done = [i for i, t in zip(order, spent, strict=True) if t <= budget]
             out[j, b] = min([1.0, *(float(normalised[i, j]) for i in done)])
@@ -166,26 +169,18 @@ def held_out_anytime(
 
 
 def mean_cost(seconds: np.ndarray) -> np.ndarray:
-    """Expected seconds per config over datasets (configs x datasets in); a failed or unmeasured
-    run counts as the config's largest measured time."""
+    """Expected seconds per config over datasets (configs x datasets in)."""
+    filled = _fill_failed(seconds)
+    return filled.mean(axis=1) if filled.shape[1] else np.zeros(filled.shape[0])
+
+
+def _fill_failed(seconds: np.ndarray) -> np.ndarray:
+    """A failed or unmeasured run (NaN) counts as its config's largest measured time (0 if none)."""
     seconds = np.asarray(seconds, dtype=float)
-    return np.array([float(np.mean([_finite_seconds(v, row) for v in row])) if row.size else 0.0 for row in seconds])
-
-
-def _finite_seconds(value: float, row: np.ndarray | None = None) -> float:
-    if np.isfinite(value):
-        return float(value)
-    finite = row[np.isfinite(row)] if row is not None else np.array([])
-    return float(finite.max()) if finite.size else 0.0
-
-
-def _without(cost: np.ndarray | None, column: int) -> np.ndarray | None:
-    """`cost` for a build without one dataset: a per-dataset matrix loses that column; a vector
-    (already averaged) is kept as it is."""
-    if cost is None:
-        return None
-    cost = np.asarray(cost, dtype=float)
-    return mean_cost(np.delete(cost, column, axis=1)) if cost.ndim == 2 else cost
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row
+        largest = np.nan_to_num(np.nanmax(seconds, axis=1, initial=-np.inf), neginf=0.0)
+    return np.where(np.isfinite(seconds), seconds, largest[:, None])
 
 
 # --- candidates -------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class PortfolioStrategy:
 
         self._queue: list[tuple[str, dict]] = []
         self._costs: list[float | None] = []
-        self._deferred: set[int] = set()  # positions in _queue of entries already put back once
+        self._waited: list[bool] = []  # per entry: put back once already
         self.last_cost: float | None = None  # the asked entry's measured seconds, scaled to these rows
         self.last_deferred = False  # whether the asked entry was put back once already
         self._last: tuple[str, dict] | None = None
@@ -65,6 +65,7 @@ class PortfolioStrategy:
                 self._queue.append(proposal)
                 seconds = entry.get("seconds")
                 self._costs.append(None if seconds is None else float(seconds) * max(1.0, n_rows / 1000))
+                self._waited.append(False)
         # A learnt list may leave a family out for this task kind (it added nothing on the corpus);
         # a search restricted to such families should still start from known defaults, not at random.
         if entries:
@@ -72,13 +73,13 @@ class PortfolioStrategy:
             for family in (f for f in families if f not in covered):
                 self._queue.append((family, defaults(get_family(family).search_space(task, n_rows, n_cols))))
                 self._costs.append(None)
+                self._waited.append(False)
 
     def ask(self) -> tuple[str, dict] | None:
         if not self._queue:
             return None
         self.last_cost = self._costs.pop(0)
-        self.last_deferred = 0 in self._deferred
-        self._deferred = {i - 1 for i in self._deferred if i > 0}
+        self.last_deferred = self._waited.pop(0)
         self._last = self._queue.pop(0)
         return self._last
 
@@ -87,9 +88,9 @@ class PortfolioStrategy:
         left allows, and the cheaper entries behind it should not wait for it."""
         if self._last is None or self.last_deferred:
             return
-        self._deferred.add(len(self._queue))
         self._queue.append(self._last)
         self._costs.append(self.last_cost)
+        self._waited.append(True)
         self._last = None
 
     def tell(self, result) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ class MLPModel(Model):
 
     @classmethod
     def load_libraries(cls) -> None:
-        _warm_torch()
+        with _WARM_LOCK:  # a trial waits for a warm-up already under way on the loading thread
+            _warm_torch()
 
     def _fit(self, X, y, X_val, y_val, deadline):
         import torch
@@ -150,6 +152,9 @@ class MLPModel(Model):
         self.net_ = _network(self.arch_)
         self.net_.load_state_dict(torch.load(directory / "network.pt", weights_only=True, map_location="cpu"))
         self.net_.to(self._torch_device).eval()
+
+
+_WARM_LOCK = threading.Lock()
 
 
 @functools.cache

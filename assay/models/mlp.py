@@ -28,6 +28,7 @@ class MLPModel(Model):
     family = "mlp"
     rounds_param = "max_epochs"
     requires = ("torch",)
+    import_in_background = True  # 3.7 s with its optimiser's dynamo machinery
     uses_gpu = True
 
     @classmethod

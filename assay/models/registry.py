@@ -44,15 +44,19 @@ def available_families(wanted: list[str] | None = None) -> list[str]:
 
 
 def load_in_background(keys: list[str]) -> threading.Thread:
-    """Import the families' libraries on a daemon thread while the data is read and the first
-    trials run. Importing is a one-off cost per process that a short budget cannot afford in
-    series: torch plus the dynamo machinery its optimisers pull in took 3.7 s of a 10 s fit
-    (hill_valley), before the MLP's first fold. A trial still calls `load_libraries` itself and
-    waits there for whatever is not loaded yet; a library that fails here fails again there,
-    where the trial reports it."""
+    """Import the slow libraries of these families on a daemon thread while the data is read and
+    the first trials run. torch plus the dynamo machinery its optimisers pull in took 3.7 s of a
+    10 s fit (hill_valley) before the MLP's first fold. A trial still calls `load_libraries` and
+    waits there for what is not loaded yet; a library that fails here fails again there, where
+    the trial reports it.
+
+    Only families marked `import_in_background`: code on the main thread that finds a module in
+    sys.modules and reads its attributes breaks on one half imported (scikit-learn's dataframe
+    checks read polars.DataFrame, and XGBoost and CatBoost import polars: mpg failed that way)."""
+    slow = [key for key in keys if get_family(key).import_in_background]
 
     def load() -> None:
-        for key in keys:
+        for key in slow:
             with contextlib.suppress(Exception):  # reported by the trial that needs the library
                 get_family(key).load_libraries()
 

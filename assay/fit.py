@@ -30,7 +30,7 @@ from assay.evaluate import diagnostics as fit_diagnostics
 from assay.evaluate.diagnostics import Diagnostics
 from assay.evaluate.metrics import Metric, get_metric
 from assay.knowledge.warmstart import attach_knowledge
-from assay.models.registry import available_families, load_in_background
+from assay.models.registry import available_families
 from assay.preprocess.table import TablePreprocessor
 from assay.search.budget import Budget, Deadline
 from assay.search.engine import SearchOutcome, oof_matrix, run_search
@@ -149,11 +149,6 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     started = time.monotonic()
     budget = settings.budget  # the user's: it shapes the validation plan, which a resumed fit must keep
     executor_kind = resolve_executor(settings.executor, settings.cluster, settings.workers)  # fails before reading
-    families = available_families(settings.families)
-    if not families:
-        raise ConfigError(problem("no usable model family", where="families", fix="install the libraries they need"))
-    if executor_kind == "inline":  # workers elsewhere import for themselves
-        load_in_background(families)
     check_search_rows(settings.search_rows)
     notes: list[str] = []
     run_budget = session_budget(settings, notes)  # what this run may spend (less when resuming)
@@ -201,6 +196,9 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
     if by is not None:
         notes.append(f"validation: {plan.reason}")
 
+    families = available_families(settings.families)
+    if not families:
+        raise ConfigError(problem("no usable model family", where="families", fix="install the libraries they need"))
     use_portfolio, tuner = parse_search(settings.search)
     entries = load_portfolio(settings.portfolio) if use_portfolio else []
     portfolio = PortfolioStrategy(entries, families, task, len(Xp), Xp.shape[1])

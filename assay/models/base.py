@@ -38,9 +38,6 @@ class Model:
     truncatable: ClassVar[bool] = True
     uses_gpu: ClassVar[bool] = False
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules the family needs
-    # Whether a fit may import the libraries on a background thread (see
-    # registry.load_in_background): only for libraries that no other code probes half-imported.
-    import_in_background: ClassVar[bool] = False
     # The parameter counting rounds (trees, epochs) that early stopping chose on the validation
     # fold; a model refit on all rows has no validation data and must be told how many to train.
     rounds_param: ClassVar[str | None] = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,6 @@ class MLPModel(Model):
     family = "mlp"
     rounds_param = "max_epochs"
     requires = ("torch",)
-    import_in_background = True  # torch: 1-2 s
     uses_gpu = True
 
     @classmethod
@@ -45,8 +43,7 @@ class MLPModel(Model):
 
     @classmethod
     def load_libraries(cls) -> None:
-        with _WARM_LOCK:  # a trial waits for a warm-up already under way on the loading thread
-            _warm_torch()
+        _warm_torch()
 
     def _fit(self, X, y, X_val, y_val, deadline):
         import torch
@@ -154,9 +151,6 @@ class MLPModel(Model):
         self.net_ = _network(self.arch_)
         self.net_.load_state_dict(torch.load(directory / "network.pt", weights_only=True, map_location="cpu"))
         self.net_.to(self._torch_device).eval()
-
-
-_WARM_LOCK = threading.Lock()
 
 
 @functools.cache

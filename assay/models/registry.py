@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import threading
 
 from assay.errors import ConfigError, problem
 from assay.models.base import Model
@@ -41,25 +39,3 @@ def available_families(wanted: list[str] | None = None) -> list[str]:
     """Families whose libraries are installed, in registry order, optionally restricted."""
     keys = list(_FAMILIES) if wanted is None else [get_family(k) and k for k in wanted]
     return [k for k in keys if get_family(k).available()]
-
-
-def load_in_background(keys: list[str]) -> threading.Thread:
-    """Import the slow libraries of these families on a daemon thread while the data is read and
-    the first trials run. torch plus the dynamo machinery its optimisers pull in took 3.7 s of a
-    10 s fit (hill_valley) before the MLP's first fold. A trial still calls `load_libraries` and
-    waits there for what is not loaded yet; a library that fails here fails again there, where
-    the trial reports it.
-
-    Only families marked `import_in_background`: code on the main thread that finds a module in
-    sys.modules and reads its attributes breaks on one half imported (scikit-learn's dataframe
-    checks read polars.DataFrame, and XGBoost and CatBoost import polars: mpg failed that way)."""
-    slow = [key for key in keys if get_family(key).import_in_background]
-
-    def load() -> None:
-        for key in slow:
-            with contextlib.suppress(Exception):  # reported by the trial that needs the library
-                get_family(key).load_libraries()
-
-    thread = threading.Thread(target=load, name="assay-load-libraries", daemon=True)
-    thread.start()
-    return thread

@@ -36,7 +36,6 @@ from assay.search.budget import Budget, Deadline
 from assay.search.engine import SearchOutcome, oof_matrix, run_search
 from assay.search.events import Callback, Events
 from assay.search.executors import TrialContext, make_executor, resolve_executor
-from assay.search.executors.threads import prefer_threads
 from assay.search.scheduler import Scheduler
 from assay.search.strategies import DEFAULT_SEARCH, PortfolioStrategy, load_portfolio, parse_search
 from assay.search.subsample import SEARCH_ROWS, check_search_rows, search_sample
@@ -65,8 +64,7 @@ class FitSettings:
     knowledge: bool | str = False  # record this fit's trials in the knowledge base (True: ASSAY_HOME's, or a path)
     warm_start: bool | None = None  # seed the tuners from the nearest past tasks (opt-in: None/False = off)
     name: str = "fit"  # how the knowledge base names this task
-    executor: str | None = None  # inline | threads | local | ray (assay/search/executors); None: Ray if a cluster
-    # is named, else two trials at once on threads for a time budget on a small table, else inline
+    executor: str | None = None  # inline | local | ray (assay/search/executors); None: Ray if a cluster is named
     cluster: str | None = None  # a Ray cluster address; RAY_ADDRESS is honoured too
     workers: int | None = None  # trials in flight at once (also fixes the order of a --trials search)
     search_rows: int | None = SEARCH_ROWS  # above this many rows, search on a sample, refit on all (None: never)
@@ -229,14 +227,9 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
             f"warm start: {learnt['warm_start']['configs']} configuration(s) from {learnt['warm_start']['from']}"
         )
     events.emit("on_search_start", total_seconds=run_budget.seconds, total_trials=budget.trials, plan=plan)
-    kind = settings.executor
-    if kind is None and executor_kind == "inline" and settings.workers is None:
-        kind = (
-            "threads"
-            if prefer_threads(len(Xp), Xp.shape[1], task.n_classes, budget.timed, settings.n_threads)
-            else kind
-        )
-    executor = make_executor(kind, cluster=settings.cluster, workers=settings.workers, n_threads=settings.n_threads)
+    executor = make_executor(
+        settings.executor, cluster=settings.cluster, workers=settings.workers, n_threads=settings.n_threads
+    )
     if settings.checkpoint:
         describe = fit_identity(settings, fingerprint, task, metric, plan, families)
         executor = journaled(executor, settings, describe, started, notes)

@@ -94,10 +94,8 @@ def bench(
     from assay.search.executors import resolve_executor
 
     use_executor = resolve_executor(executor, cluster)
-    if use_executor in ("local", "threads"):
-        raise ConfigError(
-            f"--executor {use_executor} does not apply to bench cells. Fix: leave it out, or use --executor ray"
-        )
+    if use_executor == "local":
+        raise ConfigError("--executor local does not apply to bench cells. Fix: leave it out, or use --executor ray")
     suite = suite or _default_suite()
     if suite is None:
         raise ConfigError("no suite given (--suite). Fix: pass a suite YAML or a folder of PMLB-style datasets")

@@ -54,10 +54,7 @@ def fit(
         help="seed the search from similar past tasks (default off, so runs replay anywhere)",
     ),
     executor: str = typer.Option(
-        None,
-        "--executor",
-        help="inline (one trial at a time), threads (two at once: the default for a time budget on a small table), "
-        "local (worker processes) or ray; a --cluster implies ray",
+        None, "--executor", help="inline (default), local (worker processes) or ray; a --cluster implies ray"
     ),
     cluster: str = typer.Option(None, "--cluster", help="Ray cluster address host:port (RAY_ADDRESS is honoured too)"),
     workers: int = typer.Option(

@@ -7,7 +7,7 @@ import os
 from assay.errors import ConfigError, problem
 from assay.search.executors.base import Executor
 
-EXECUTORS = ("inline", "threads", "local", "ray")
+EXECUTORS = ("inline", "local", "ray")
 
 
 def resolve_executor(kind: str | None, cluster: str | None = None, workers: int | None = None) -> str:
@@ -45,10 +45,6 @@ def make_executor(
         from assay.search.executors.inline import InlineExecutor
 
         return InlineExecutor(workers or 1)
-    if kind == "threads":
-        from assay.search.executors.threads import ThreadExecutor
-
-        return ThreadExecutor(workers, n_threads=n_threads)
     if kind == "local":
         from assay.search.executors.local import LocalExecutor
 

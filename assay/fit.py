@@ -61,6 +61,7 @@ class FitSettings:
     time_column: str | bool | None = None  # validate on later rows; None: detect one, False: never
     search: str = DEFAULT_SEARCH  # strategies chained, e.g. "portfolio+tpe", "random" (see search/strategies)
     ensemble: bool = True  # False: only the best trial (its fold models still bagged), for ablations
+    screen: bool = False  # time budgets: every portfolio entry on the first fold before any runs all folds
     knowledge: bool | str = False  # record this fit's trials in the knowledge base (True: ASSAY_HOME's, or a path)
     warm_start: bool | None = None  # seed the tuners from the nearest past tasks (opt-in: None/False = off)
     name: str = "fit"  # how the knowledge base names this task
@@ -72,7 +73,7 @@ class FitSettings:
     resume: bool = False  # continue the interrupted fit journaled in `checkpoint`
 
 
-ADVANCED_SETTINGS = ("search", "ensemble", "portfolio", "warm_start")
+ADVANCED_SETTINGS = ("search", "ensemble", "portfolio", "warm_start", "screen")
 
 
 def override_settings(settings: FitSettings, overrides: dict | None) -> FitSettings:
@@ -89,10 +90,11 @@ def override_settings(settings: FitSettings, overrides: dict | None) -> FitSetti
         )
     if "search" in overrides:
         parse_search(overrides["search"])
-    if "ensemble" in overrides and not isinstance(overrides["ensemble"], bool):
-        raise ConfigError(
-            problem(f"ensemble must be True or False, not {overrides['ensemble']!r}", where="settings", fix="a bool")
-        )
+    for flag in ("ensemble", "screen"):
+        if flag in overrides and not isinstance(overrides[flag], bool):
+            raise ConfigError(
+                problem(f"{flag} must be True or False, not {overrides[flag]!r}", where="settings", fix="a bool")
+            )
     return replace(settings, **overrides)
 
 
@@ -208,7 +210,17 @@ def fit_table(data, settings: FitSettings, callbacks: list[Callback] = (), query
         "has_categorical": any(isinstance(dt, pd.CategoricalDtype) for dt in Xp.dtypes),
     }  # what evolved pipelines may change on this data
     scheduler = Scheduler(
-        portfolio, families, task, len(Xp), Xp.shape[1], settings.seed, budget.timed, len(folds), tuner, traits
+        portfolio,
+        families,
+        task,
+        len(Xp),
+        Xp.shape[1],
+        settings.seed,
+        budget.timed,
+        len(folds),
+        tuner,
+        traits,
+        screen_metric=metric if settings.screen else None,
     )
     ctx = TrialContext(Xp, y, folds, task, metric, settings.n_threads, resolve_device(settings.device))
     learnt = attach_knowledge(

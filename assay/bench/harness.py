@@ -34,7 +34,14 @@ from assay.bench.suite import BenchError, DatasetSpec
 from assay.bench.systems import REFERENCE, SYSTEMS, canonical
 
 # What assay does when a factor is not named: the levels that make a variant plain "assay".
-ASSAY_DEFAULTS = {"search": "portfolio", "ensemble": "on", "models": "all", "portfolio": "default", "warm_start": "off"}
+ASSAY_DEFAULTS = {
+    "search": "portfolio",
+    "ensemble": "on",
+    "models": "all",
+    "portfolio": "default",
+    "warm_start": "off",
+    "screen": "off",
+}
 LIBRARIES = ("lightgbm", "xgboost", "catboost", "scikit-learn", "numpy", "pandas", "optuna", "scipy", "pyarrow")
 LIBRARIES += ("torch", "plotly")
 

@@ -30,6 +30,9 @@ from assay.search.strategies import TUNERS, EvolveStrategy, PortfolioStrategy
 _SHARE = {"portfolio": 0.4, "tpe": 0.25}
 # A trial is pruned when its regret exceeds the best trial's on the same folds by this factor.
 _PRUNE_FACTOR = {"portfolio": 2.0, "tpe": 1.3}
+# Screening stops after this share of the time left when it began; the entries not screened by then
+# keep their turn after the ranked ones.
+_SCREEN_SHARE = 0.35
 _MAX_REPEATS = 10  # proposals of already-measured configurations before a family counts as exhausted
 _MAX_EVOLVE_TRIES = 50  # evolved proposals that are known or do not fit before the search ends
 
@@ -47,6 +50,7 @@ class Scheduler:
         n_folds: int = 1,
         tuner: str | None = "tpe",
         traits: dict | None = None,
+        screen_metric=None,
     ):
         self.portfolio = portfolio
         self.timed = timed
@@ -59,6 +63,11 @@ class Scheduler:
         make = TUNERS[tuner] if tuner and self.evolver is None else None
         self.tuners = {f: make(f, spaces[f], seed) for f in families if make}
         self._done: dict[str, object] = {}  # (family, params) -> first result, so nothing is fitted twice
+        # Screening (a time budget, >= 3 folds): every portfolio entry on the first fold first, then
+        # the entries in order of that fold's error, those the pruning rule would stop dropped.
+        self.screen_metric = screen_metric if timed and n_folds >= 3 else None
+        self._to_screen: list[tuple[str, dict]] | None = None  # None: not started (or not screening)
+        self._screen_done = screen_metric is None or not timed or n_folds < 3
 
     def warm_start(self, configs: dict[str, list[dict]]) -> None:
         """Configurations that did well on similar past tasks, tried first by each family's tuner."""
@@ -72,6 +81,10 @@ class Scheduler:
     # --- proposing -----------------------------------------------------------------------
     def propose(self, results, deadline: Deadline) -> tuple[str, dict, str, dict] | None:
         """(family, params, origin, extra) for the next trial, or None when nothing fits."""
+        if not self._screen_done:
+            screen = self._next_screen(results, deadline)
+            if screen is not None:
+                return screen
         while len(self.portfolio):
             family, params = self.portfolio.ask()
             if not self._fits(family, results, deadline):
@@ -93,6 +106,40 @@ class Scheduler:
                 tuner.tell(params, replace(earlier, extra={f"{self.origin}_number": tuner._last}))  # known: no refit
             del self.tuners[family]  # its space is exhausted: the tuner keeps proposing what was measured
         return None
+
+    def _next_screen(self, results, deadline: Deadline):
+        if self._to_screen is None:
+            self._to_screen = self.portfolio.pending()
+            self._screening = list(self._to_screen)
+            self._screen_ends = Deadline.after(deadline.remaining() * _SCREEN_SHARE)
+        while self._to_screen and not self._screen_ends.expired():
+            family, params = self._to_screen.pop(0)
+            if self._fits(family, results, deadline):
+                return family, params, "screen", {}
+        self._rank_screened(results)
+        self._screen_done = True
+        return None
+
+    def _rank_screened(self, results) -> None:
+        """Order the screened entries by their first-fold error; drop those whose regret is more
+        than the portfolio's pruning factor times the best one's (they would be pruned after that
+        fold anyway, and now there is a reference from the start)."""
+        errors = {}
+        for r in results:
+            if r.spec.origin == "screen" and r.status != "failed" and r.fold_errors and math.isfinite(r.fold_errors[0]):
+                errors.setdefault(
+                    _key(r.spec.family, r.spec.params), (r.fold_errors[0], (r.spec.family, r.spec.params))
+                )
+        if not errors:
+            return
+        regret = self.screen_metric.regret
+        best = min(regret(e) for e, _ in errors.values())
+        kept = sorted(
+            ((e, entry) for e, entry in errors.values() if regret(e) <= _PRUNE_FACTOR["portfolio"] * best + 1e-12),
+            key=lambda pair: pair[0],
+        )
+        screened = [entry for entry in self._screening if _key(*entry) in errors]
+        self.portfolio.rank([entry for _, entry in kept], screened)
 
     def _propose_evolved(self, results, deadline):
         for _ in range(_MAX_EVOLVE_TRIES):
@@ -118,6 +165,8 @@ class Scheduler:
         return cost * max(folds, 1) / 3 <= deadline.remaining() * _SHARE["portfolio"]
 
     def tell(self, result) -> None:
+        if result.spec.origin == "screen":
+            return  # one fold: neither a measurement of the configuration nor news for the tuners
         self._done.setdefault(_key(result.spec.family, result.spec.params), result)
         if self.evolver is not None:
             self.evolver.tell(result.spec.family, result.spec.params, result)
@@ -173,6 +222,8 @@ class Scheduler:
         """Seconds this trial may use; None when time is not the budget."""
         if not self.timed:
             return None
+        if origin == "screen":  # one fold: that fold's part of a portfolio trial's share
+            return max(deadline.remaining() * _SHARE["portfolio"] / self.shape[3], 0.5)
         return max(deadline.remaining() * _SHARE.get(origin, 0.25), 1.0)
 
     # --- pruning ---------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from assay.bench.suite import BenchError
 from assay.task import detect_task
 
 GBDT = ["lightgbm", "xgboost", "catboost"]
-COMPONENTS = ("search", "ensemble", "models", "portfolio", "warm_start")  # the factors an ablation matrix may name
+COMPONENTS = (
+    "search",
+    "ensemble",
+    "models",
+    "portfolio",
+    "warm_start",
+    "screen",
+)  # the factors an ablation matrix may name
 
 
 def predictor_options(config: dict | None) -> dict:
@@ -58,6 +65,11 @@ def predictor_options(config: dict | None) -> dict:
         if level not in ("on", "off"):
             raise BenchError(f"warm_start={config['warm_start']!r}: use on or off")
         settings["warm_start"] = level == "on"
+    if "screen" in config:
+        level = str(config["screen"]).lower()
+        if level not in ("on", "off"):
+            raise BenchError(f"screen={config['screen']!r}: use on or off")
+        settings["screen"] = level == "on"
     if settings:
         options["settings"] = settings
     return options

@@ -95,8 +95,11 @@ def run_folds(
     models, fold_errors, iterations = [], [], []
     fit_s = predict_s = 0.0
     k = len(ctx.folds)
+    screened = spec.origin == "screen"  # a screening trial measures the first fold only, in all its time
     for i, (tr, va) in enumerate(ctx.folds):
-        fold_deadline = deadline.sooner(None if deadline.at is None else deadline.remaining() / (k - i))
+        fold_deadline = deadline.sooner(
+            None if deadline.at is None else deadline.remaining() / (1 if screened else k - i)
+        )
         model = family(
             ctx.task,
             spec.params,
@@ -118,7 +121,7 @@ def run_folds(
         with warnings.catch_warnings():  # a block of one class (time-ordered folds) has no ROC AUC: NaN
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             fold_errors.append(ctx.metric.error(ctx.y[va], fold_pred, ctx.task.n_classes))
-        if i + 1 < k and should_prune(fold_errors):
+        if i + 1 < k and (screened or should_prune(fold_errors)):
             return TrialOutput(
                 TrialResult(
                     spec,
@@ -129,7 +132,7 @@ def run_folds(
                     fit_s,
                     predict_s,
                     tuple(iterations),
-                    message=f"pruned after fold {i + 1} of {k}",
+                    message=f"screened on fold 1 of {k}" if screened else f"pruned after fold {i + 1} of {k}",
                 ),
                 None,
                 [],

@@ -93,6 +93,21 @@ class PortfolioStrategy:
         self._waited.append(True)
         self._last = None
 
+    def pending(self) -> list[tuple[str, dict]]:
+        """The entries not asked yet, in order."""
+        return list(self._queue)
+
+    def rank(self, order: list[tuple[str, dict]], screened: list[tuple[str, dict]]) -> None:
+        """After screening: the entries of `order` first, in that order; the other screened ones
+        dropped; entries never screened (none fitted, or still running) keep their turn after."""
+        rows = list(zip(self._queue, self._costs, self._waited, strict=True))
+        ranked = [row for entry in order for row in rows if row[0] == entry]
+        rest = [row for row in rows if row[0] not in screened]
+        kept = ranked + rest
+        self._queue = [row[0] for row in kept]
+        self._costs = [row[1] for row in kept]
+        self._waited = [row[2] for row in kept]
+
     def tell(self, result) -> None:
         pass
 

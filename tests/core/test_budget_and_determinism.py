@@ -36,3 +36,19 @@ def test_regression_end_to_end_beats_the_mean():
     scores = predictor.evaluate(test)
     assert list(scores)[0] == "rmse"
     assert scores["rmse"] < test["y"].std() * 0.6
+
+
+def test_a_screened_fit_tries_every_portfolio_entry_on_one_fold_first():
+    import pytest
+
+    from assay.errors import ConfigError
+
+    frame = make_frame(600, "binary", seed=4)
+    predictor = Predictor("y", 6, settings={"screen": True}, verbose=False).fit(frame)
+    board = predictor.leaderboard()
+    screened = board[board["origin"] == "screen"]
+    assert len(screened) >= 3 and set(screened["status"]) == {"pruned"}
+    assert screened["message"].str.startswith("screened on fold 1 of").all()
+    assert (board["origin"] == "portfolio").any() and predictor.info["ensemble"]["weights"]
+    with pytest.raises(ConfigError, match="screen must be True or False"):
+        Predictor("y", 6, settings={"screen": "yes"}, verbose=False).fit(frame)

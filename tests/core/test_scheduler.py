@@ -61,3 +61,63 @@ def test_pruning_compares_regret_on_the_same_folds():
     assert s.should_prune("tpe", [-0.80], [best], auc)  # regret 0.20 vs 0.05
     assert not s.should_prune("tpe", [-0.94], [best], auc)
     assert not s.should_prune("tpe", [-0.80], [], auc)  # nothing to compare with yet
+
+
+def _screening_scheduler(families, n_folds=5, timed=True):
+    portfolio = PortfolioStrategy(load_portfolio(), families, TASK, 1000, 10)
+    return Scheduler(
+        portfolio, families, TASK, 1000, 10, seed=0, timed=timed, n_folds=n_folds, screen_metric=METRICS["roc_auc"]
+    )
+
+
+def _screened(i, family, params, first_fold_error):
+    spec = TrialSpec(i, family, params, 0, "screen")
+    return TrialResult(spec, "pruned", first_fold_error, -first_fold_error, (first_fold_error,), fit_seconds=0.1)
+
+
+def test_screening_runs_every_entry_on_one_fold_then_the_best_first_and_drops_the_hopeless():
+    s = _screening_scheduler(["lightgbm", "linear", "knn"])
+    deadline = Deadline.after(600)
+    entries = s.portfolio.pending()
+    screens = [s.propose([], deadline) for _ in entries]
+    assert [p[2] for p in screens] == ["screen"] * len(entries)
+    assert [(p[0], p[1]) for p in screens] == entries
+    # AUC errors (-AUC): the linear model is best; regret 0.30 is more than twice its 0.10: dropped
+    auc = {"linear": -0.90, "knn": -0.85, "lightgbm": -0.70}
+    results = [_screened(i, f, p, auc[f]) for i, (f, p, _, _) in enumerate(screens)]
+    for r in results:
+        s.tell(r)
+    after = [s.propose(results, deadline) for _ in range(2)]
+    assert [(p[0], p[2]) for p in after] == [("linear", "portfolio"), ("knn", "portfolio")]
+    assert all(p[2] != "portfolio" or p[0] != "lightgbm" for p in [s.propose(results, deadline) for _ in range(3)])
+    assert s._done == {}  # one fold is not a measurement of the configuration
+
+
+def test_no_screening_without_a_clock_or_with_fewer_than_three_folds():
+    assert _screening_scheduler(["linear"], timed=False).propose([], Deadline.never())[2] == "portfolio"
+    assert _screening_scheduler(["linear"], n_folds=1).propose([], Deadline.after(60))[2] == "portfolio"
+
+
+def test_screening_stops_when_its_share_of_the_time_is_spent():
+    s = _screening_scheduler(["lightgbm", "linear", "knn"])
+    first = s.propose([], Deadline.after(600))
+    assert first[2] == "screen"
+    s._screen_ends = Deadline.after(0)  # its 35 % of the time went on the first entry
+    results = [_screened(0, first[0], first[1], -0.8)]
+    nxt = s.propose(results, Deadline.after(600))
+    assert nxt[2] == "portfolio" and (nxt[0], nxt[1]) == (first[0], first[1])  # ranked first, the rest follow
+    assert len(s.portfolio) == len(load_portfolio_entries(["lightgbm", "linear", "knn"])) - 1
+
+
+def load_portfolio_entries(families):
+    return PortfolioStrategy(load_portfolio(), families, TASK, 1000, 10).pending()
+
+
+def test_a_screening_trial_fits_the_first_fold_only():
+    from assay.search.executors.inline import run_folds
+    from assay.testing.check_executor import executor_context
+
+    ctx = executor_context()
+    out = run_folds(TrialSpec(0, "lightgbm", {}, 0, "screen"), ctx, Deadline.after(60), lambda errors: False)
+    assert out.result.status == "pruned" and len(out.result.fold_errors) == 1
+    assert out.result.message == "screened on fold 1 of 3" and out.oof is None and out.models == []

@@ -1,6 +1,7 @@
 """Who runs next, for how long, and when to give up on a trial.
 
-- Order: the portfolio first (a learnt entry skipped when its measured cost cannot fit); then
+- Order: optionally (`screen_metric`) every portfolio entry on one fold first, to rank the list;
+  the portfolio (a learnt entry skipped when its measured cost cannot fit); then
   Optuna TPE (or random search) per family, the family chosen by its estimated cost of
   improvement (how long its trials take, how stale it is, how far behind the leader); or, with
   "evolve", one evolutionary search over pipelines of every family.
@@ -67,7 +68,7 @@ class Scheduler:
         # the entries in order of that fold's error, those the pruning rule would stop dropped.
         self.screen_metric = screen_metric if timed and n_folds >= 3 else None
         self._to_screen: list[tuple[str, dict]] | None = None  # None: not started (or not screening)
-        self._screen_done = screen_metric is None or not timed or n_folds < 3
+        self._screen_done = self.screen_metric is None
 
     def warm_start(self, configs: dict[str, list[dict]]) -> None:
         """Configurations that did well on similar past tasks, tried first by each family's tuner."""

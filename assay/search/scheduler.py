@@ -66,9 +66,9 @@ class Scheduler:
         self._done: dict[str, object] = {}  # (family, params) -> first result, so nothing is fitted twice
         # Screening (a time budget, >= 3 folds): every portfolio entry on the first fold first, then
         # the entries in order of that fold's error, those the pruning rule would stop dropped.
+        # The metric is set back to None once the list is ranked: screening is over.
         self.screen_metric = screen_metric if timed and n_folds >= 3 else None
-        self._to_screen: list[tuple[str, dict]] | None = None  # None: not started (or not screening)
-        self._screen_done = self.screen_metric is None
+        self._to_screen: list[tuple[str, dict]] | None = None  # None: not started
 
     def warm_start(self, configs: dict[str, list[dict]]) -> None:
         """Configurations that did well on similar past tasks, tried first by each family's tuner."""
@@ -82,7 +82,7 @@ class Scheduler:
     # --- proposing -----------------------------------------------------------------------
     def propose(self, results, deadline: Deadline) -> tuple[str, dict, str, dict] | None:
         """(family, params, origin, extra) for the next trial, or None when nothing fits."""
-        if not self._screen_done:
+        if self.screen_metric is not None:
             screen = self._next_screen(results, deadline)
             if screen is not None:
                 return screen
@@ -111,14 +111,13 @@ class Scheduler:
     def _next_screen(self, results, deadline: Deadline):
         if self._to_screen is None:
             self._to_screen = self.portfolio.pending()
-            self._screening = list(self._to_screen)
             self._screen_ends = Deadline.after(deadline.remaining() * _SCREEN_SHARE)
         while self._to_screen and not self._screen_ends.expired():
             family, params = self._to_screen.pop(0)
             if self._fits(family, results, deadline):
                 return family, params, "screen", {}
         self._rank_screened(results)
-        self._screen_done = True
+        self.screen_metric = None
         return None
 
     def _rank_screened(self, results) -> None:
@@ -139,8 +138,7 @@ class Scheduler:
             ((e, entry) for e, entry in errors.values() if regret(e) <= _PRUNE_FACTOR["portfolio"] * best + 1e-12),
             key=lambda pair: pair[0],
         )
-        screened = [entry for entry in self._screening if _key(*entry) in errors]
-        self.portfolio.rank([entry for _, entry in kept], screened)
+        self.portfolio.rank([entry for _, entry in kept], [entry for _, entry in errors.values()])
 
     def _propose_evolved(self, results, deadline):
         for _ in range(_MAX_EVOLVE_TRIES):

@@ -11,7 +11,8 @@ pruning rule sees exactly those results. Only P, never timing, shapes the search
 instead tells results as they arrive and keeps every worker busy.
 
 Fold models are kept only for the trials that can still enter the ensemble, so memory stays
-bounded however long the search runs.
+bounded however long the search runs. A screening trial's one fold is kept while the scheduler may
+still propose its entry's full trial, which continues from it instead of fitting it again.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def run_search(
     ordered = not budget.timed  # a trial-count budget: the fixed schedule described above
     width = max(1, executor.parallelism)
     pending: dict[int, TrialOutput] = {}  # finished, not yet told (ordered mode)
+    screens: dict[int, TrialOutput] = {}  # screening trials a full trial may continue
     extras: dict[int, dict] = {}
     told = submitted = 0
     exhausted = False
@@ -90,6 +92,8 @@ def run_search(
             output.result = result
         scheduler.tell(result)
         outcome.results.append(result)
+        if result.spec.origin == "screen" and output.models:
+            screens[result.spec.trial_id] = output
         if result.ok:
             outcome.outputs[result.spec.trial_id] = output
             executor.discard(_forget_weak(outcome))
@@ -111,8 +115,11 @@ def run_search(
             seconds = (
                 None if deadline.at is None and allowance is None else min(deadline.remaining(), allowance or np.inf)
             )
-            executor.submit(spec, seconds, _Prune(scheduler, origin, list(outcome.results), ctx.metric))
+            earlier = screens.pop(extra.get("continues"), None)
+            executor.submit(spec, seconds, _Prune(scheduler, origin, list(outcome.results), ctx.metric), earlier)
             submitted += 1
+        for trial_id in set(screens) - scheduler.continuable():  # dropped by the ranking, or skipped
+            del screens[trial_id]
 
     while True:
         fill()

@@ -1,10 +1,11 @@
 """Who runs next, for how long, and when to give up on a trial.
 
-- Order: optionally (`screen_metric`) every portfolio entry on one fold first, to rank the list;
-  the portfolio (a learnt entry skipped when its measured cost cannot fit); then
-  Optuna TPE (or random search) per family, the family chosen by its estimated cost of
-  improvement (how long its trials take, how stale it is, how far behind the leader); or, with
-  "evolve", one evolutionary search over pipelines of every family.
+- Order: optionally (`screen_metric`) every portfolio entry on one fold first, to rank the list
+  (an entry's full trial then continues from its screened fold); the portfolio (a learnt entry
+  skipped when its measured cost cannot fit); then Optuna TPE (or random search) per family, the
+  family chosen by its estimated cost of improvement (how long its trials take, how stale it is,
+  how far behind the leader); or, with "evolve", one evolutionary search over pipelines of every
+  family.
 - Time: each trial gets a share of what is left, so no single trial can eat the budget; a
   non-truncatable family only starts when its measured cost fits in the time left.
 - Pruning: after each fold, a trial whose running error is clearly worse than the best
@@ -69,6 +70,7 @@ class Scheduler:
         # The metric is set back to None once the list is ranked: screening is over.
         self.screen_metric = screen_metric if timed and n_folds >= 3 else None
         self._to_screen: list[tuple[str, dict]] | None = None  # None: not started
+        self._screened: dict[str, int] = {}  # (family, params) -> its screening trial, until continued
 
     def warm_start(self, configs: dict[str, list[dict]]) -> None:
         """Configurations that did well on similar past tasks, tried first by each family's tuner."""
@@ -90,10 +92,11 @@ class Scheduler:
             family, params = self.portfolio.ask()
             if not self._fits(family, results, deadline):
                 continue
-            if self._affordable(family, self.portfolio.last_cost, deadline):
-                return family, params, "portfolio", {}
-            if get_family(family).truncatable and self.portfolio.last_deferred:
-                return family, params, "portfolio", {}  # it stops itself when its allowance runs out
+            if self._affordable(family, self.portfolio.last_cost, deadline) or (
+                get_family(family).truncatable and self.portfolio.last_deferred  # it stops itself in time
+            ):
+                screened = self._screened.pop(_key(family, params), None)
+                return family, params, "portfolio", {} if screened is None else {"continues": screened}
             self.portfolio.defer()
         if self.evolver is not None:
             return self._propose_evolved(results, deadline)
@@ -140,6 +143,11 @@ class Scheduler:
         )
         self.portfolio.rank([entry for _, entry in kept], [entry for _, entry in errors.values()])
 
+    def continuable(self) -> set[int]:
+        """The screening trials whose entry is still queued: their fitted fold is worth keeping."""
+        queued = {_key(*proposal) for proposal in self.portfolio.pending()}
+        return {trial for key, trial in self._screened.items() if key in queued}
+
     def _propose_evolved(self, results, deadline):
         for _ in range(_MAX_EVOLVE_TRIES):
             family, params = self.evolver.ask()
@@ -165,6 +173,8 @@ class Scheduler:
 
     def tell(self, result) -> None:
         if result.spec.origin == "screen":
+            if result.status != "failed":
+                self._screened.setdefault(_key(result.spec.family, result.spec.params), result.spec.trial_id)
             return  # one fold: neither a measurement of the configuration nor news for the tuners
         self._done.setdefault(_key(result.spec.family, result.spec.params), result)
         if self.evolver is not None:

@@ -12,6 +12,8 @@ and raises AssertionError, naming the executor and the broken promise, if any of
   out-of-fold predictions): where a trial runs must not change what it finds;
 - a family failing on its parameters is a failed trial with a message, not an exception;
 - the pruning rule gives the record an in-process run would make;
+- a trial submitted with `earlier` (a screening trial's first fold) keeps that fold's model and
+  fits only the others;
 - `shutdown` may be called twice.
 """
 
@@ -101,6 +103,17 @@ def check_executor(make: Callable[[], Executor], ctx: TrialContext | None = None
             f"got {pruned.result.status!r} with {len(pruned.result.fold_errors)}"
         )
         assert pruned.oof is None and pruned.models == [], f"{name}: a pruned trial keeps no models"
+
+        screen = run_folds(TrialSpec(12, "lightgbm", _PARAMS[1], 3, "screen"), ctx, Deadline.never(), lambda e: False)
+        executor.submit(TrialSpec(13, "lightgbm", _PARAMS[1], 4, "portfolio"), 60.0, lambda errors: False, screen)
+        [continued] = _drain(executor, name)
+        first_rows = ctx.folds[0][1]
+        assert continued.result.status == "ok" and len(continued.models) == len(ctx.folds), (
+            f"{name}: a continued trial must finish every fold, got {continued.result.status!r}"
+        )
+        assert continued.result.fold_errors[0] == screen.result.fold_errors[0] and np.array_equal(
+            continued.oof[first_rows], screen.oof[first_rows]
+        ), f"{name}: a continued trial must keep its screening trial's first fold, not refit it"
     finally:
         executor.shutdown()
         executor.shutdown()

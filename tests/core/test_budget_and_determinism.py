@@ -50,5 +50,8 @@ def test_a_screened_fit_tries_every_portfolio_entry_on_one_fold_first():
     assert len(screened) >= 3 and set(screened["status"]) == {"pruned"}
     assert screened["message"].str.startswith("screened on fold 1 of").all()
     assert (board["origin"] == "portfolio").any() and predictor.info["ensemble"]["weights"]
+    continued = board[board["message"].str.startswith("fold 1 from", na=False)]
+    assert len(continued) >= 1 and set(continued["origin"]) == {"portfolio"}  # the screened fold kept
+    assert set(continued["message"].str.removeprefix("fold 1 from ")) <= set(screened["model"])
     with pytest.raises(ConfigError, match="screen must be True or False"):
         Predictor("y", 6, settings={"screen": "yes"}, verbose=False).fit(frame)

@@ -2,6 +2,8 @@
 
 import time
 
+import numpy as np
+
 from assay.evaluate.metrics import METRICS
 from assay.search.budget import Deadline
 from assay.search.scheduler import Scheduler
@@ -87,8 +89,14 @@ def test_screening_runs_every_entry_on_one_fold_then_the_best_first_and_drops_th
     results = [_screened(i, f, p, auc[f]) for i, (f, p, _, _) in enumerate(screens)]
     for r in results:
         s.tell(r)
+    assert s.continuable() == set(range(len(screens)))  # every screened entry still queued
     after = [s.propose(results, deadline) for _ in range(2)]
     assert [(p[0], p[2]) for p in after] == [("linear", "portfolio"), ("knn", "portfolio")]
+    screen_of = {f: i for i, (f, *_) in enumerate(screens)}
+    assert [p[3] for p in after] == [{"continues": screen_of["linear"]}, {"continues": screen_of["knn"]}]
+    # the two proposed are no longer waiting, and lightgbm's were dropped by the ranking
+    waiting = {i for i, (f, *_) in enumerate(screens) if f != "lightgbm"} - {screen_of["linear"], screen_of["knn"]}
+    assert s.continuable() == waiting
     assert all(p[2] != "portfolio" or p[0] != "lightgbm" for p in [s.propose(results, deadline) for _ in range(3)])
     assert s._done == {}  # one fold is not a measurement of the configuration
 
@@ -113,11 +121,24 @@ def load_portfolio_entries(families):
     return PortfolioStrategy(load_portfolio(), families, TASK, 1000, 10).pending()
 
 
-def test_a_screening_trial_fits_the_first_fold_only():
+def test_a_screening_trial_fits_the_first_fold_only_and_its_full_trial_continues_from_it():
     from assay.search.executors.inline import run_folds
     from assay.testing.check_executor import executor_context
 
     ctx = executor_context()
-    out = run_folds(TrialSpec(0, "lightgbm", {}, 0, "screen"), ctx, Deadline.after(60), lambda errors: False)
-    assert out.result.status == "pruned" and len(out.result.fold_errors) == 1
-    assert out.result.message == "screened on fold 1 of 3" and out.oof is None and out.models == []
+    screen = run_folds(TrialSpec(0, "lightgbm", {}, 0, "screen"), ctx, Deadline.after(60), lambda errors: False)
+    assert screen.result.status == "pruned" and len(screen.result.fold_errors) == 1
+    assert screen.result.message == "screened on fold 1 of 3" and len(screen.models) == 1
+    first_rows = ctx.folds[0][1]
+    held = ~np.isnan(screen.oof[:, 0])
+    assert set(np.flatnonzero(held)) == set(first_rows)  # only the first fold's rows are predicted
+
+    full = run_folds(
+        TrialSpec(5, "lightgbm", {}, 5, "portfolio"), ctx, Deadline.after(60), lambda errors: False, screen
+    )
+    assert full.result.status == "ok" and len(full.models) == 3
+    assert full.models[0] is screen.models[0]  # kept, not refitted
+    assert full.result.fold_errors[0] == screen.result.fold_errors[0]
+    np.testing.assert_array_equal(full.oof[first_rows], screen.oof[first_rows])
+    assert full.result.fit_seconds >= screen.result.fit_seconds  # the configuration's whole cost
+    assert not np.isnan(full.oof).any()

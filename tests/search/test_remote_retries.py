@@ -19,7 +19,7 @@ class _LosesFirstAttemptThenHangs(RemoteExecutor):
         self.launched = 0
         self.cancelled = []
 
-    def _launch(self, spec, seconds):
+    def _launch(self, spec, seconds, earlier):
         self.launched += 1
         return f"attempt-{self.launched}"
 

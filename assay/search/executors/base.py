@@ -2,6 +2,7 @@
 
     executor.start(ctx)                      # the data goes to the workers once
     executor.submit(spec, seconds, prune)    # up to `parallelism` trials in flight
+                                             # (earlier=: a screened fold to continue from)
     outputs = executor.collect(timeout)      # whatever finished, in any order
     executor.shutdown()
 
@@ -56,8 +57,9 @@ class Executor(ABC):
         """Ship the data (a TrialContext) to wherever trials run; called once per search."""
 
     @abstractmethod
-    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune) -> None:
-        """Queue one trial; `seconds` is its allowance (None: no time limit)."""
+    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune, earlier: TrialOutput | None = None) -> None:
+        """Queue one trial; `seconds` is its allowance (None: no time limit); `earlier`: a screening
+        trial of the same configuration, whose fitted fold this trial keeps instead of refitting."""
 
     @abstractmethod
     def collect(self, timeout: float | None = None) -> list[TrialOutput]:
@@ -102,14 +104,16 @@ def trial_deadline(spec: TrialSpec, seconds: float | None) -> Deadline:
     return Deadline.after(seconds)
 
 
-def run_trial(spec: TrialSpec, ctx, seconds: float | None, prune: Prune | None = None) -> TrialOutput:
+def run_trial(
+    spec: TrialSpec, ctx, seconds: float | None, prune: Prune | None = None, earlier: TrialOutput | None = None
+) -> TrialOutput:
     """Run one trial where this function is called (a worker process, a Ray task, or here).
     A family failing on this data is a failed trial, not a failed search; an AssayError (the
     user's mistake) still stops the fit."""
     from assay.search.executors.inline import run_folds
 
     try:
-        return run_folds(spec, ctx, trial_deadline(spec, seconds), prune or (lambda errors: False))
+        return run_folds(spec, ctx, trial_deadline(spec, seconds), prune or (lambda errors: False), earlier)
     except AssayError:
         raise
     except Exception as exc:
@@ -149,6 +153,7 @@ class _Flight:
     seconds: float | None
     prune: Prune
     handle: object
+    earlier: TrialOutput | None = None
     started: float = field(default_factory=time.monotonic)
     attempts: int = 1
     history: list[str] = field(default_factory=list)
@@ -170,8 +175,8 @@ class RemoteExecutor(Executor):
 
     # --- what a subclass provides ---------------------------------------------------------
     @abstractmethod
-    def _launch(self, spec: TrialSpec, seconds: float | None) -> object:
-        """Start the trial; return a handle."""
+    def _launch(self, spec: TrialSpec, seconds: float | None, earlier: TrialOutput | None) -> object:
+        """Start the trial (continuing `earlier`'s folds when given); return a handle."""
 
     @abstractmethod
     def _wait(self, handles: list, timeout: float) -> list[tuple[object, TrialOutput | BaseException]]:
@@ -182,8 +187,8 @@ class RemoteExecutor(Executor):
         """Stop an overdue trial, killing its worker if need be."""
 
     # --- the shared book-keeping ----------------------------------------------------------
-    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune) -> None:
-        self._flights[spec.trial_id] = _Flight(spec, seconds, prune, self._launch(spec, seconds))
+    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune, earlier: TrialOutput | None = None) -> None:
+        self._flights[spec.trial_id] = _Flight(spec, seconds, prune, self._launch(spec, seconds, earlier), earlier)
 
     def in_flight(self) -> int:
         return len(self._flights)
@@ -216,7 +221,7 @@ class RemoteExecutor(Executor):
             left = None if flight.seconds is None else flight.seconds - (time.monotonic() - flight.started)
             if flight.attempts <= self.retries and (left is None or left > 1.0):
                 self._retried.append(f"{spec.name} ({outcome})")
-                flight.handle = self._launch(spec, left)
+                flight.handle = self._launch(spec, left, flight.earlier)
                 flight.attempts += 1
                 return None
             self._flights.pop(spec.trial_id, None)

@@ -57,13 +57,13 @@ class InlineExecutor(Executor):
     def __init__(self, parallelism: int = 1):
         self.parallelism = max(1, int(parallelism))
         self._ctx: TrialContext | None = None
-        self._queue: list[tuple[TrialSpec, float | None, Prune]] = []
+        self._queue: list[tuple[TrialSpec, float | None, Prune, TrialOutput | None]] = []
 
     def start(self, ctx: TrialContext) -> None:
         self._ctx = ctx
 
-    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune) -> None:
-        self._queue.append((spec, seconds, prune))
+    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune, earlier: TrialOutput | None = None) -> None:
+        self._queue.append((spec, seconds, prune, earlier))
 
     def in_flight(self) -> int:
         return len(self._queue)
@@ -71,23 +71,34 @@ class InlineExecutor(Executor):
     def collect(self, timeout: float | None = None) -> list[TrialOutput]:
         if not self._queue:
             return []
-        spec, seconds, prune = self._queue.pop(0)
+        spec, seconds, prune, earlier = self._queue.pop(0)
         try:
-            return [self.run(spec, self._ctx, trial_deadline(spec, seconds), prune)]
+            return [self.run(spec, self._ctx, trial_deadline(spec, seconds), prune, earlier)]
         except AssayError:
             raise
         except Exception as exc:  # a family failing on this data must not end the search
             return [failed_output(spec, describe_exception(exc))]
 
     def run(
-        self, spec: TrialSpec, ctx: TrialContext, deadline: Deadline, should_prune: Callable[[list[float]], bool]
+        self,
+        spec: TrialSpec,
+        ctx: TrialContext,
+        deadline: Deadline,
+        should_prune: Callable[[list[float]], bool],
+        earlier: TrialOutput | None = None,
     ) -> TrialOutput:
-        return run_folds(spec, ctx, deadline, should_prune)
+        return run_folds(spec, ctx, deadline, should_prune, earlier)
 
 
 def run_folds(
-    spec: TrialSpec, ctx: TrialContext, deadline: Deadline, should_prune: Callable[[list[float]], bool]
+    spec: TrialSpec,
+    ctx: TrialContext,
+    deadline: Deadline,
+    should_prune: Callable[[list[float]], bool],
+    earlier: TrialOutput | None = None,
 ) -> TrialOutput:
+    """Fit the trial's folds in order; with `earlier` (a screening trial of the same configuration,
+    its first fold fitted), start after the folds it holds and keep its models and predictions."""
     family = get_family(spec.family)
     shape = (len(ctx.y), ctx.task.n_classes) if ctx.task.is_classification else (len(ctx.y),)
     oof = np.zeros(shape)
@@ -96,7 +107,18 @@ def run_folds(
     fit_s = predict_s = 0.0
     k = len(ctx.folds)
     screened = spec.origin == "screen"  # a screening trial measures the first fold only, in all its time
+    if earlier is not None and earlier.models and earlier.oof is not None:
+        models = list(earlier.models)
+        done = len(models)
+        fold_errors = list(earlier.result.fold_errors[:done])
+        iterations = list(earlier.result.best_iterations[:done])
+        fit_s, predict_s = earlier.result.fit_seconds, earlier.result.predict_seconds
+        held = _held_rows(earlier.oof)
+        oof[held] = earlier.oof[held]
+        held_count[held] = 1
     for i, (tr, va) in enumerate(ctx.folds):
+        if i < len(models):
+            continue  # fitted by the screening trial this one continues
         fold_deadline = deadline.sooner(
             None if deadline.at is None else deadline.remaining() / (1 if screened else k - i)
         )
@@ -122,23 +144,22 @@ def run_folds(
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             fold_errors.append(ctx.metric.error(ctx.y[va], fold_pred, ctx.task.n_classes))
         if i + 1 < k and (screened or should_prune(fold_errors)):
-            return TrialOutput(
-                TrialResult(
-                    spec,
-                    "pruned",
-                    float(np.mean(fold_errors)),
-                    ctx.metric.from_error(np.mean(fold_errors)),
-                    tuple(fold_errors),
-                    fit_s,
-                    predict_s,
-                    tuple(iterations),
-                    message=f"screened on fold 1 of {k}" if screened else f"pruned after fold {i + 1} of {k}",
-                ),
-                None,
-                [],
+            result = TrialResult(
+                spec,
+                "pruned",
+                float(np.mean(fold_errors)),
+                ctx.metric.from_error(np.mean(fold_errors)),
+                tuple(fold_errors),
+                fit_s,
+                predict_s,
+                tuple(iterations),
+                message=f"screened on fold 1 of {k}" if screened else f"pruned after fold {i + 1} of {k}",
             )
+            if screened:  # its fold is kept, for the full trial that may continue it
+                return TrialOutput(result, _mask_unheld(oof, held_count), models)
+            return TrialOutput(result, None, [])
     held = held_count > 0
-    oof = oof / np.where(held, held_count, np.nan).reshape(-1, *([1] * (oof.ndim - 1)))  # NaN: never held out
+    oof = _mask_unheld(oof, held_count)
     error = ctx.metric.error(ctx.y[held], oof[held], ctx.task.n_classes)
     result = TrialResult(
         spec,
@@ -149,5 +170,16 @@ def run_folds(
         fit_s,
         predict_s,
         tuple(iterations),
+        message="" if earlier is None or not earlier.models else f"fold 1 from {earlier.result.spec.name}",
     )
     return TrialOutput(result, oof, models)
+
+
+def _mask_unheld(oof: np.ndarray, held_count: np.ndarray) -> np.ndarray:
+    """Mean prediction per row over the folds that held it out; NaN for rows never held out."""
+    held = held_count > 0
+    return oof / np.where(held, held_count, np.nan).reshape(-1, *([1] * (oof.ndim - 1)))
+
+
+def _held_rows(oof: np.ndarray) -> np.ndarray:
+    return ~np.isnan(oof.reshape(len(oof), -1)).any(axis=1)

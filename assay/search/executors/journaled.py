@@ -30,13 +30,13 @@ class JournaledExecutor(Executor):
     def start(self, ctx) -> None:
         self.inner.start(ctx)
 
-    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune) -> None:
+    def submit(self, spec: TrialSpec, seconds: float | None, prune: Prune, earlier: TrialOutput | None = None) -> None:
         stored = self.journal.lookup(spec) if self.journal is not None else None
         if stored is not None:
             self._ready.append(stored)
             self._replayed += 1
         else:
-            self.inner.submit(spec, seconds, prune)
+            self.inner.submit(spec, seconds, prune, earlier)
 
     def collect(self, timeout: float | None = None) -> list[TrialOutput]:
         if self._ready:  # replayed trials first, without waiting on running ones

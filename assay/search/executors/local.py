@@ -32,8 +32,8 @@ def _init_worker(ctx) -> None:
     _CTX = ctx
 
 
-def _work(spec: TrialSpec, seconds: float | None) -> TrialOutput:
-    return run_trial(spec, _CTX, seconds)
+def _work(spec: TrialSpec, seconds: float | None, earlier: TrialOutput | None = None) -> TrialOutput:
+    return run_trial(spec, _CTX, seconds, earlier=earlier)
 
 
 def _ping(_=None) -> int:
@@ -73,12 +73,12 @@ class LocalExecutor(RemoteExecutor):
             initargs=(self._ctx,),
         )
 
-    def _launch(self, spec: TrialSpec, seconds: float | None):
+    def _launch(self, spec: TrialSpec, seconds: float | None, earlier: TrialOutput | None):
         try:
-            return self._pool.submit(_work, spec, seconds)
+            return self._pool.submit(_work, spec, seconds, earlier)
         except (BrokenProcessPool, RuntimeError):  # a worker died earlier: start a fresh pool
             self._new_pool()
-            return self._pool.submit(_work, spec, seconds)
+            return self._pool.submit(_work, spec, seconds, earlier)
 
     def _wait(self, handles: list, timeout: float):
         done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)

@@ -44,8 +44,8 @@ _LOST = (
 )
 
 
-def _trial_task(spec: TrialSpec, ctx, seconds: float | None) -> TrialOutput:
-    return run_trial(spec, ctx, seconds)
+def _trial_task(spec: TrialSpec, ctx, seconds: float | None, earlier: TrialOutput | None = None) -> TrialOutput:
+    return run_trial(spec, ctx, seconds, earlier=earlier)
 
 
 def _touch(ctx) -> int:
@@ -101,8 +101,8 @@ class RayExecutor(RemoteExecutor):
         """Start a worker process per slot and have each fetch the data now, not at the first trial."""
         ray.get([self._touch.remote(self._ctx_ref) for _ in range(self.parallelism)])
 
-    def _launch(self, spec: TrialSpec, seconds: float | None):
-        return self._task.remote(spec, self._ctx_ref, seconds)
+    def _launch(self, spec: TrialSpec, seconds: float | None, earlier: TrialOutput | None):
+        return self._task.remote(spec, self._ctx_ref, seconds, earlier)
 
     def _wait(self, handles: list, timeout: float):
         ready, _ = ray.wait(handles, num_returns=1, timeout=timeout)

@@ -88,6 +88,8 @@ class Model:
         self.best_iteration_: int | None = None
         self._fit(X, np.asarray(y), X_val, None if y_val is None else np.asarray(y_val), deadline)
         self.fit_seconds_ = time.perf_counter() - start
+        # stopped by the clock rather than by its own rule: a model fitted with more time may differ
+        self.cut_short_ = deadline.at is not None and deadline.expired()
         self.n_features_in_ = X.shape[1]
         return self
 

@@ -142,3 +142,15 @@ def test_a_screening_trial_fits_the_first_fold_only_and_its_full_trial_continues
     np.testing.assert_array_equal(full.oof[first_rows], screen.oof[first_rows])
     assert full.result.fit_seconds >= screen.result.fit_seconds  # the configuration's whole cost
     assert not np.isnan(full.oof).any()
+
+
+def test_a_screened_fold_cut_short_by_its_allowance_is_not_kept():
+    from assay.search.executors.inline import run_folds
+    from assay.testing.check_executor import executor_context
+
+    ctx = executor_context()
+    screen = run_folds(TrialSpec(0, "lightgbm", {}, 0, "screen"), ctx, Deadline.after(0), lambda errors: False)
+    assert screen.result.status == "pruned" and screen.models == [] and screen.oof is None
+    assert "cut short" in screen.result.message
+    full = run_folds(TrialSpec(1, "lightgbm", {}, 1, "portfolio"), ctx, Deadline.never(), lambda e: False, screen)
+    assert len(full.models) == 3 and not full.models[0].cut_short_ and full.result.message == ""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -155,8 +155,10 @@ def run_folds(
                 tuple(iterations),
                 message=f"screened on fold 1 of {k}" if screened else f"pruned after fold {i + 1} of {k}",
             )
-            if screened:  # its fold is kept, for the full trial that may continue it
+            if screened and not model.cut_short_:  # its fold is kept, for the full trial that may continue it
                 return TrialOutput(result, _mask_unheld(oof, held_count), models)
+            if screened:  # stopped by its short allowance: the full trial, with more time, fits it again
+                result = replace(result, message=f"{result.message}; cut short by its time, so not kept")
             return TrialOutput(result, None, [])
     held = held_count > 0
     oof = _mask_unheld(oof, held_count)

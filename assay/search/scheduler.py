@@ -27,6 +27,7 @@ from assay.models.registry import get_family
 from assay.preprocess.steps import is_identity, split_genes
 from assay.search.budget import Deadline
 from assay.search.strategies import TUNERS, EvolveStrategy, PortfolioStrategy
+from assay.search.trial import TrialResult
 
 # Share of the remaining time one trial may take: portfolio trials are known-good and get more.
 _SHARE = {"portfolio": 0.4, "tpe": 0.25}
@@ -70,7 +71,7 @@ class Scheduler:
         # The metric is set back to None once the list is ranked: screening is over.
         self.screen_metric = screen_metric if timed and n_folds >= 3 else None
         self._to_screen: list[tuple[str, dict]] | None = None  # None: not started
-        self._screened: dict[str, int] = {}  # (family, params) -> its screening trial, until continued
+        self._screened: dict[str, TrialResult] = {}  # (family, params) -> its screening result, until continued
 
     def warm_start(self, configs: dict[str, list[dict]]) -> None:
         """Configurations that did well on similar past tasks, tried first by each family's tuner."""
@@ -96,7 +97,7 @@ class Scheduler:
                 get_family(family).truncatable and self.portfolio.last_deferred  # it stops itself in time
             ):
                 screened = self._screened.pop(_key(family, params), None)
-                return family, params, "portfolio", {} if screened is None else {"continues": screened}
+                return family, params, "portfolio", {} if screened is None else {"continues": screened.spec.trial_id}
             self.portfolio.defer()
         if self.evolver is not None:
             return self._propose_evolved(results, deadline)
@@ -119,20 +120,19 @@ class Scheduler:
             family, params = self._to_screen.pop(0)
             if self._fits(family, results, deadline):
                 return family, params, "screen", {}
-        self._rank_screened(results)
+        self._rank_screened()
         self.screen_metric = None
         return None
 
-    def _rank_screened(self, results) -> None:
+    def _rank_screened(self) -> None:
         """Order the screened entries by their first-fold error; drop those whose regret is more
         than the portfolio's pruning factor times the best one's (they would be pruned after that
         fold anyway, and now there is a reference from the start)."""
-        errors = {}
-        for r in results:
-            if r.spec.origin == "screen" and r.status != "failed" and r.fold_errors and math.isfinite(r.fold_errors[0]):
-                errors.setdefault(
-                    _key(r.spec.family, r.spec.params), (r.fold_errors[0], (r.spec.family, r.spec.params))
-                )
+        errors = {
+            key: (r.fold_errors[0], (r.spec.family, r.spec.params))
+            for key, r in self._screened.items()
+            if r.fold_errors and math.isfinite(r.fold_errors[0])
+        }
         if not errors:
             return
         regret = self.screen_metric.regret
@@ -146,7 +146,7 @@ class Scheduler:
     def continuable(self) -> set[int]:
         """The screening trials whose entry is still queued: their fitted fold is worth keeping."""
         queued = {_key(*proposal) for proposal in self.portfolio.pending()}
-        return {trial for key, trial in self._screened.items() if key in queued}
+        return {r.spec.trial_id for key, r in self._screened.items() if key in queued}
 
     def _propose_evolved(self, results, deadline):
         for _ in range(_MAX_EVOLVE_TRIES):
@@ -174,7 +174,7 @@ class Scheduler:
     def tell(self, result) -> None:
         if result.spec.origin == "screen":
             if result.status != "failed":
-                self._screened.setdefault(_key(result.spec.family, result.spec.params), result.spec.trial_id)
+                self._screened.setdefault(_key(result.spec.family, result.spec.params), result)
             return  # one fold: neither a measurement of the configuration nor news for the tuners
         self._done.setdefault(_key(result.spec.family, result.spec.params), result)
         if self.evolver is not None:

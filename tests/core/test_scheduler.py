@@ -112,6 +112,7 @@ def test_screening_stops_when_its_share_of_the_time_is_spent():
     assert first[2] == "screen"
     s._screen_ends = Deadline.after(0)  # its 35 % of the time went on the first entry
     results = [_screened(0, first[0], first[1], -0.8)]
+    s.tell(results[0])  # as the engine does with every result before the next proposal
     nxt = s.propose(results, Deadline.after(600))
     assert nxt[2] == "portfolio" and (nxt[0], nxt[1]) == (first[0], first[1])  # ranked first, the rest follow
     assert len(s.portfolio) == len(load_portfolio_entries(["lightgbm", "linear", "knn"])) - 1

@@ -19,14 +19,9 @@ from assay.bench.suite import BenchError
 from assay.task import detect_task
 
 GBDT = ["lightgbm", "xgboost", "catboost"]
-COMPONENTS = (
-    "search",
-    "ensemble",
-    "models",
-    "portfolio",
-    "warm_start",
-    "screen",
-)  # the factors an ablation matrix may name
+# the factors an ablation matrix may name
+COMPONENTS = ("search", "ensemble", "models", "portfolio", "warm_start", "screen")
+SWITCHES = ("ensemble", "warm_start", "screen")  # the factors that are on or off
 
 
 def predictor_options(config: dict | None) -> dict:
@@ -45,11 +40,6 @@ def predictor_options(config: dict | None) -> dict:
         except Exception as exc:
             raise BenchError(str(exc)) from None
         settings["search"] = str(config["search"])
-    if "ensemble" in config:
-        level = str(config["ensemble"]).lower()
-        if level not in ("on", "off", "true", "false"):
-            raise BenchError(f"ensemble={config['ensemble']!r}: use on or off")
-        settings["ensemble"] = level in ("on", "true")
     if "models" in config:
         options["families"] = models_level(str(config["models"]))
     if "portfolio" in config:  # a shipped portfolio ("default", "learnt") or a JSON file
@@ -60,19 +50,19 @@ def predictor_options(config: dict | None) -> dict:
         except Exception as exc:
             raise BenchError(str(exc)) from None
         settings["portfolio"] = str(config["portfolio"])
-    if "warm_start" in config:
-        level = str(config["warm_start"]).lower()
-        if level not in ("on", "off"):
-            raise BenchError(f"warm_start={config['warm_start']!r}: use on or off")
-        settings["warm_start"] = level == "on"
-    if "screen" in config:
-        level = str(config["screen"]).lower()
-        if level not in ("on", "off"):
-            raise BenchError(f"screen={config['screen']!r}: use on or off")
-        settings["screen"] = level == "on"
+    for name in SWITCHES:
+        if name in config:
+            settings[name] = _switch(name, config[name])
     if settings:
         options["settings"] = settings
     return options
+
+
+def _switch(name: str, value) -> bool:
+    level = str(value).lower()
+    if level not in ("on", "off", "true", "false"):
+        raise BenchError(f"{name}={value!r}: use on or off")
+    return level in ("on", "true")
 
 
 def models_level(level: str) -> list[str] | None:

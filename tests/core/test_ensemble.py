@@ -71,6 +71,43 @@ def test_no_temperature_without_mistakes_to_learn_from():
     assert fit_temperature(cautious, y) == 1.0
 
 
+def _cautious_with_mistakes(n: int, mistakes: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Right rows at 0.9; each mistake row puts the given probability on a wrong class."""
+    y = np.arange(n) % 3
+    proba = np.full((n, 3), 0.05)
+    proba[np.arange(n), y] = 0.9
+    for row, wrong in mistakes.items():
+        proba[row] = (1 - wrong) / 2
+        proba[row, (y[row] + 1) % 3] = wrong
+    return proba, y
+
+
+def test_no_temperature_from_a_handful_of_mistakes():
+    from assay.ensemble.calibrate import _best_temperature, fit_temperature
+
+    proba, y = _cautious_with_mistakes(300, {0: 0.4, 50: 0.4, 100: 0.4})
+    assert _best_temperature(proba, y) < 1.0  # the fit alone would sharpen on three rows' say-so
+    assert fit_temperature(proba, y) == 1.0
+
+
+def test_some_mistakes_sharpen_only_when_held_out_rows_agree():
+    from assay.ensemble.calibrate import _best_temperature, fit_temperature, halves
+
+    n = 300
+    mild = {row: 0.4 for row in range(0, n, 25)}  # 12 mistakes, all unsure: sharpening is safe
+    proba, y = _cautious_with_mistakes(n, mild)
+    assert fit_temperature(proba, y) < 1.0
+
+    # Two of ten mistakes made with near certainty, both in one half: a T fitted on the other
+    # half's rows does not carry over, so none is applied even though the whole sample favours one.
+    first, second = np.flatnonzero(halves(n)), np.flatnonzero(~halves(n))
+    mistakes = {int(first[0]): 0.9999, int(first[1]): 0.9999, **{int(r): 0.4 for r in second[:4]}}
+    mistakes.update({int(r): 0.4 for r in first[2:6]})
+    proba, y = _cautious_with_mistakes(n, mistakes)
+    assert _best_temperature(proba, y) < 1.0
+    assert fit_temperature(proba, y) == 1.0
+
+
 def test_refit_on_all_rows_joins_the_bag_and_round_trips(tmp_path):
     from assay.ensemble.refit import refit_on_all_rows
     from assay.evaluate.metrics import get_metric
